@@ -1,0 +1,27 @@
+# clientbase — everything a fresh machine needs comes from here (Python 3.11 is the only prerequisite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint clean stop
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the pinned dependencies
+
+demo: install  ## generate a demo distributor, run the whole pipeline, print the last month
+	$(BIN)/clientbase demo
+
+test: install  ## the test suite (starts its own embedded PostgreSQL)
+	$(BIN)/python -m pytest
+
+stop:  ## stop the embedded PostgreSQL of the demo
+	$(BIN)/clientbase stop
+
+clean: stop  ## remove the demo warehouse and run artefacts (keeps .venv)
+	rm -rf .clientbase dbt_project/target dbt_project/logs

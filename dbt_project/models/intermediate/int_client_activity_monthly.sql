@@ -1,0 +1,78 @@
+-- Client x month of the spine: net posted revenue, margin and activity (metrics.md §1).
+-- Cancelled lines count nowhere; a month without lines has revenue 0 and margin 0.
+
+with
+
+listed_clients as (
+
+    select distinct client_id
+    from {{ ref('stg_clients') }}
+
+),
+
+spine_months as (
+
+    select month from {{ ref('int_month_spine') }}
+
+),
+
+posted_shipment_lines as (
+
+    select
+        client_id,
+        shipment_month,
+        revenue,
+        cost
+    from {{ ref('stg_shipments') }}
+    where status = 'posted'
+
+),
+
+client_month_lines as (
+
+    select
+        client_id,
+        shipment_month as month,
+        count(*) as shipment_lines,
+        count(*) filter (where cost is null) as shipment_lines_without_cost,
+        sum(revenue) as revenue,
+        sum(cost) as cost
+    from posted_shipment_lines
+    group by
+        client_id,
+        shipment_month
+
+),
+
+client_months as (
+
+    select
+        listed_clients.client_id,
+        spine_months.month
+    from listed_clients
+    cross join spine_months
+
+),
+
+final as (
+
+    select
+        client_months.client_id,
+        client_months.month,
+        coalesce(client_month_lines.shipment_lines, 0) as shipment_lines,
+        coalesce(client_month_lines.shipment_lines_without_cost, 0) as shipment_lines_without_cost,
+        coalesce(client_month_lines.revenue, 0) as revenue,
+        case
+            when client_month_lines.shipment_lines is null then 0
+            when client_month_lines.shipment_lines_without_cost > 0 then null
+            else client_month_lines.revenue - client_month_lines.cost
+        end as margin,
+        coalesce(client_month_lines.revenue, 0) > {{ var('akb_min_revenue') }} as is_active
+    from client_months
+    left join client_month_lines
+        on client_months.client_id = client_month_lines.client_id
+        and client_months.month = client_month_lines.month
+
+)
+
+select * from final

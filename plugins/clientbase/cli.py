@@ -1,0 +1,252 @@
+"""The ``clientbase`` command: generate demo data, run the pipeline, show its state.
+
+``run`` and ``demo`` execute the project's real Airflow DAGs in this process with
+``dag.test()`` (the same code a scheduler runs), on the embedded PostgreSQL unless
+CLIENTBASE_WAREHOUSE_URL names another server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from clientbase import __version__
+from clientbase.settings import load_settings
+
+console = Console()
+log = logging.getLogger("clientbase.cli")
+
+PIPELINE_STEPS = ("extract_shipments", "extract_visits", "monthly_kpi")
+
+
+def _setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else logging.INFO
+    handler = RichHandler(console=console, show_path=False, show_time=True, markup=False)
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
+    logging.getLogger("clientbase").setLevel(level)
+    # Airflow's own task-runner chatter stays out of the way unless asked for
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from clientbase.generate import generate
+
+    landing = Path(args.landing).resolve() if args.landing else load_settings().landing_dir
+    started = time.monotonic()
+    summary = generate(landing, args.source_url, months=args.months, end_month=args.end_month,
+                       clients=args.clients, seed=args.seed)
+    table = Table(title=f"generated into {landing}" + (" and the source database" if args.source_url else ""))
+    table.add_column("dataset")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.row_counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    console.print(f"months {summary.first_month} … {summary.last_month}, {time.monotonic() - started:.1f} s")
+    return 0
+
+
+def _data_months(url: str) -> tuple[str, str] | None:
+    from clientbase.warehouse.connection import connect
+
+    with connect(url) as conn:
+        row = conn.execute(
+            "select to_char(min(m), 'YYYY-MM'), to_char(max(m), 'YYYY-MM') from ("
+            " select date_trunc('month', doc_date) m from raw.shipments"
+            " union all select date_trunc('month', visit_date) from raw.visits"
+            " union all select date_trunc('month', plan_date) from raw.visit_plan) d"
+        ).fetchone()
+    return (row[0], row[1]) if row and row[0] else None
+
+
+def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | None,
+                 erp_url: str | None = None, sfa_url: str | None = None) -> int:
+    """Extract both sources, then close every month in range: the three DAGs, in order."""
+    from clientbase.orchestration import airflow_runner
+
+    url = airflow_runner.configure()
+    from clientbase.warehouse.connection import redact
+
+    console.print(f"warehouse: [bold]{redact(url)}[/]")
+    with console.status("preparing Airflow's metadata database…"):
+        airflow_runner.ensure_metadata_db()
+    source_conf = {"landing_dir": str(landing) if landing else None, "erp_url": erp_url, "sfa_url": sfa_url}
+    with _Progress() as progress:
+        for dag_id in ("extract_shipments", "extract_visits"):
+            progress.step(dag_id)
+            outcome = airflow_runner.run_dag(dag_id, source_conf)
+            if not outcome.ok:
+                return _report_failure(url, outcome)
+        span = _data_months(url)
+        if span is None:
+            console.print("[red]no shipments, visits or visit plans were loaded: nothing to close.[/] "
+                          "Check the landing folder layout (<landing>/shipments/*.csv, …) and `clientbase status`.")
+            return 1
+        first, last = from_month or span[0], to_month or span[1]
+        progress.step(f"monthly_kpi {first} … {last}")
+        outcome = airflow_runner.run_dag("monthly_kpi", {"from_month": first, "to_month": last})
+    if not outcome.ok:
+        return _report_failure(url, outcome)
+    console.print(f"[green]published {first} … {last}[/] (run {outcome.run_id})")
+    return 0
+
+
+def _report_failure(url: str, outcome) -> int:
+    from clientbase.quality.gate import last_decision
+    from clientbase.warehouse.connection import connect
+
+    with connect(url) as conn:
+        decision = last_decision(conn, outcome.run_id)
+    if decision and not decision[0]:
+        console.print(f"[red]{decision[1]}[/]")
+    else:
+        console.print(f"[red]{outcome.dag_id} failed[/] (run {outcome.run_id}): the failing task's log is above. "
+                      "Fix the cause and rerun: every step is safe to repeat.")
+    return 1
+
+
+class _Progress:
+    """A progress line over the pipeline's DAGs, fed by clientbase's own log records."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                  console=console, transient=False)
+        self._task = self._progress.add_task("starting", total=len(PIPELINE_STEPS))
+        self._done = -1
+
+    def step(self, description: str) -> None:
+        self._done += 1
+        self._progress.update(self._task, completed=self._done, description=description)
+
+    def __enter__(self) -> "_Progress":
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is None:
+            self._progress.update(self._task, completed=len(PIPELINE_STEPS), description="done")
+        self._progress.__exit__(*exc)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    landing = Path(args.landing).resolve() if args.landing else None
+    if landing is not None and not landing.is_dir():
+        console.print(f"[red]landing folder {landing} does not exist[/]")
+        return 2
+    if landing is None and not (args.erp_url or args.sfa_url):
+        console.print("[red]give --landing DIR (files) or --erp-url/--sfa-url (source databases)[/]")
+        return 2
+    return run_pipeline(landing, args.from_month, args.to_month, args.erp_url, args.sfa_url)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from clientbase.generate import generate
+
+    settings = load_settings()
+    landing = settings.home / "demo_landing"
+    if landing.exists():
+        shutil.rmtree(landing)
+    with console.status("generating a demo distributor…"):
+        summary = generate(landing, None, months=args.months, clients=args.clients, seed=args.seed)
+    console.print(f"demo data: {sum(summary.row_counts.values()):,} rows in {landing} "
+                  f"({summary.first_month} … {summary.last_month})")
+    code = run_pipeline(landing, None, None)
+    if code == 0:
+        from clientbase import report
+        from clientbase.warehouse.connection import connect, warehouse_url
+
+        with connect(warehouse_url()) as conn:
+            report.print_last_month(conn, console)
+    return code
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from clientbase import report
+    from clientbase.warehouse import schema
+    from clientbase.warehouse.connection import connect, redact, warehouse_url
+
+    url = warehouse_url()
+    console.print(f"warehouse: [bold]{redact(url)}[/]")
+    with connect(url) as conn:
+        schema.ensure_schema(conn)
+        report.print_status(conn, console)
+    return 0
+
+
+def cmd_url(args: argparse.Namespace) -> int:
+    from clientbase.warehouse.connection import warehouse_url
+
+    print(warehouse_url())
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from clientbase.warehouse import embedded
+
+    settings = load_settings()
+    stopped = embedded.stop(settings.home) if settings.embedded else False
+    console.print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL was running")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clientbase", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"clientbase {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show Airflow's and dbt's full logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    gen = sub.add_parser("generate", help="write a demo distributor's exports (CSV files and/or a source DB)")
+    gen.add_argument("--landing", help="landing folder to write (default: $CLIENTBASE_LANDING_DIR)")
+    gen.add_argument("--source-url", help="also write the tables into this source database (SQL mode)")
+    gen.add_argument("--months", type=int, default=24)
+    gen.add_argument("--end-month", help="last month, YYYY-MM (default: last complete month)")
+    gen.add_argument("--clients", type=int, default=300)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.set_defaults(func=cmd_generate)
+
+    run = sub.add_parser("run", help="load a landing folder (or source DBs) and close months")
+    run.add_argument("--landing", help="landing folder: <landing>/shipments/*.csv, visits/, clients/, …")
+    run.add_argument("--erp-url", help="read ERP datasets from this database instead of files")
+    run.add_argument("--sfa-url", help="read SFA datasets from this database instead of files")
+    run.add_argument("--from", dest="from_month", help="first month to publish, YYYY-MM (default: first with data)")
+    run.add_argument("--to", dest="to_month", help="last month to publish, YYYY-MM (default: last with data)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate demo data, run everything, print the last month")
+    demo.add_argument("--months", type=int, default=24)
+    demo.add_argument("--clients", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.set_defaults(func=cmd_demo)
+
+    status = sub.add_parser("status", help="what is loaded, quarantined and published")
+    status.set_defaults(func=cmd_status)
+    sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
+    sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from clientbase.warehouse.connection import WarehouseUnreachable
+
+    try:
+        return args.func(args)
+    except WarehouseUnreachable as exc:
+        console.print(f"[red]{exc}[/]")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Extract: read the sources (CSV drops in a landing folder, or a source database)."""

@@ -1,0 +1,284 @@
+"""Load one batch into ``raw``: COPY, type-check in SQL, keep or quarantine, account for it.
+
+A batch is one file (files mode) or one extraction of a table (SQL mode). Everything a
+batch does happens in one transaction, so a run killed half-way leaves nothing behind,
+and the ``audit.batches`` row enforces (by a CHECK constraint) that
+rows read = rows loaded + rows quarantined.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import psycopg
+from psycopg import sql
+
+from clientbase.contract import BATCH_COLUMN, LINE_COLUMN, Dataset
+from clientbase.extract.files import Record
+from clientbase.load import rules
+
+log = logging.getLogger(__name__)
+
+# reason_code values of audit.quarantine
+MALFORMED = "malformed"
+INVALID = "invalid"
+UNKNOWN_REFERENCE = "unknown_reference"
+REJECTED_FILE = "rejected_file"
+
+
+@dataclass
+class BatchResult:
+    dataset: str
+    source_name: str
+    status: str  # loaded | rejected | skipped
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    duplicate_keys: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    message: str = ""
+
+    def summary(self) -> str:
+        if self.status == "skipped":
+            return f"{self.dataset}: {self.source_name} skipped ({self.message})"
+        text = (f"{self.dataset}: {self.source_name} {self.status}: read {self.rows_read}, "
+                f"loaded {self.rows_loaded}, quarantined {self.rows_quarantined}")
+        return f"{text}; {self.message}" if self.message else text
+
+
+def _lock_dataset(conn: psycopg.Connection, dataset: str) -> None:
+    """Serialise loads of one dataset (two DAGs may bring the same reference list)."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"clientbase.load.{dataset}",))
+
+
+def _create_landing(conn: psycopg.Connection, ds: Dataset) -> None:
+    cols = ", ".join(f"{c.name} text" for c in ds.columns)
+    conn.execute(
+        "create temp table if not exists _landing (_batch_id bigint, _line_no bigint, _raw_text text, "
+        f"_malformed text, _quarantine_id bigint, {cols}) on commit drop"
+    )
+    conn.execute("truncate _landing")
+
+
+def load_records(
+    conn: psycopg.Connection,
+    ds: Dataset,
+    header: tuple[str, ...],
+    records: Iterable[Record],
+    *,
+    source_kind: str,
+    source_name: str,
+    content_sha256: str,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    watermark: str | None = None,
+) -> BatchResult:
+    """Load one batch of records whose fields follow ``header`` (normalised column names)."""
+    with conn.transaction():
+        _lock_dataset(conn, ds.name)
+        known = conn.execute(
+            "select batch_id, status, source_name from audit.batches where dataset = %s and content_sha256 = %s",
+            (ds.name, content_sha256),
+        ).fetchone()
+        if known:
+            return BatchResult(ds.name, source_name, "skipped", batch_id=known[0],
+                               message=f"same content as batch {known[0]} ({known[2]}, {known[1]})")
+
+        ignored = [h for h in header if h and h not in ds.column_names]
+        seen: set[str] = set()
+        positions: dict[str, int] = {}
+        for i, name in enumerate(header):
+            if name in ds.column_names and name not in seen:
+                positions[name] = i
+                seen.add(name)
+        missing = [c for c in ds.required if c not in positions]
+
+        batch_id = conn.execute(
+            "insert into audit.batches (dataset, source_kind, source_name, content_sha256, status, "
+            "ignored_columns, encoding, delimiter, watermark) values (%s, %s, %s, %s, 'loaded', %s, %s, %s, %s) "
+            "returning batch_id",
+            (ds.name, source_kind, source_name, content_sha256, ignored, encoding, delimiter, watermark),
+        ).fetchone()[0]
+
+        _create_landing(conn, ds)
+        present = list(positions)
+        rows_read = _copy_into_landing(conn, ds, batch_id, records, positions)
+
+        messages = []
+        if ignored:
+            messages.append("ignored unknown columns: " + ", ".join(ignored))
+        if missing:
+            status = "rejected"
+            reason = f"file rejected: missing required column(s) {', '.join(missing)}"
+            messages.insert(0, reason)
+            _quarantine_all(conn, ds, source_name, reason)
+            loaded = 0
+            duplicates = 0
+        else:
+            status = "loaded"
+            loaded, duplicates = _check_and_insert(conn, ds, set(present), source_name)
+            if duplicates:
+                messages.append(f"{duplicates} rows repeat a key of an earlier row in this batch "
+                                "(the last one wins)")
+            if rows_read == 0:
+                messages.append("no data rows (header only)")
+        quarantined = conn.execute(
+            "select count(*) from audit.quarantine where batch_id = %s", (batch_id,)
+        ).fetchone()[0]
+        if rows_read != loaded + quarantined:
+            raise RuntimeError(
+                f"reconciliation failed for {source_name}: read {rows_read} != loaded {loaded} "
+                f"+ quarantined {quarantined}; nothing was loaded (transaction rolled back)"
+            )
+        if quarantined:
+            messages.append(_quarantine_digest(conn, batch_id))
+        message = "; ".join(messages)
+        conn.execute(
+            "update audit.batches set status = %s, rows_read = %s, rows_loaded = %s, rows_quarantined = %s, "
+            "duplicate_keys = %s, message = %s, finished_at = clock_timestamp() where batch_id = %s",
+            (status, rows_read, loaded, quarantined, duplicates, message or None, batch_id),
+        )
+    result = BatchResult(ds.name, source_name, status, batch_id, rows_read, loaded, quarantined,
+                         duplicates, ignored, message)
+    (log.warning if (status == "rejected" or quarantined) else log.info)("%s", result.summary())
+    return result
+
+
+def _copy_into_landing(conn: psycopg.Connection, ds: Dataset, batch_id: int,
+                       records: Iterable[Record], positions: dict[str, int]) -> int:
+    names = list(positions)
+    idx = [positions[n] for n in names]
+    columns = sql.SQL(", ").join(sql.Identifier(n) for n in ["_batch_id", "_line_no", "_raw_text", "_malformed", *names])
+    count = 0
+    with conn.cursor() as cur:
+        with cur.copy(sql.SQL("copy _landing ({}) from stdin").format(columns)) as copy:
+            blanks = [None] * len(idx)
+            for rec in records:
+                count += 1
+                if rec.fields is None:
+                    copy.write_row((batch_id, rec.line_no, rec.raw_text, rec.error, *blanks))
+                else:
+                    fields = rec.fields
+                    copy.write_row((batch_id, rec.line_no, rec.raw_text, None, *[fields[i] for i in idx]))
+    return count
+
+
+def _record_json(ds: Dataset, present: set[str], alias: str = "l") -> str:
+    pairs = ", ".join(f"'{c.name}', {alias}.{c.name}" for c in ds.columns if c.name in present)
+    return f"jsonb_build_object({pairs})" if pairs else "'{}'::jsonb"
+
+
+def _quarantine_all(conn: psycopg.Connection, ds: Dataset, source_name: str, reason: str) -> None:
+    conn.execute(
+        "insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, raw_text) "
+        "select _batch_id, %s, %s, _line_no, %s, %s, _raw_text from _landing",
+        (ds.name, source_name, REJECTED_FILE, reason),
+    )
+
+
+def _check_and_insert(conn: psycopg.Connection, ds: Dataset, present: set[str], source_name: str) -> tuple[int, int]:
+    """Type-check ``_landing`` set-based; quarantine what fails; insert the rest into raw."""
+    conn.execute(
+        "insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, raw_text) "
+        "select _batch_id, %s, %s, _line_no, %s, _malformed, _raw_text from _landing where _malformed is not null",
+        (ds.name, source_name, MALFORMED),
+    )
+    cols = [c for c in ds.columns if c.name in present]
+    typed = ",\n".join(f"{rules.typed(c)} as {c.name}" for c in cols)
+    conn.execute("drop table if exists _checked")
+    conn.execute(
+        f"""create temp table _checked on commit drop as
+        select l._batch_id, l._line_no, l._raw_text, l._quarantine_id,
+               {_record_json(ds, present)} as _record,
+               {rules.errors_array(ds, present)} as _errors,
+               {typed}
+        from _landing l
+        where l._malformed is null"""
+    )
+    refs = [r for r in ds.references if r.column in present]
+    ref_errors = rules.reference_errors(Dataset(ds.name, ds.source, ds.columns, ds.key, tuple(refs)))
+    conn.execute("alter table _checked add column _ref_errors text[]")
+    conn.execute(f"update _checked c set _ref_errors = {ref_errors} where cardinality(c._errors) = 0")
+    conn.execute(
+        """insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, record, raw_text)
+        select _batch_id, %s, %s, _line_no,
+               case when cardinality(_errors) > 0 then %s else %s end,
+               array_to_string(_errors || coalesce(_ref_errors, '{}'), '; '),
+               _record, _raw_text
+        from _checked
+        where cardinality(_errors) > 0 or cardinality(_ref_errors) > 0""",
+        (ds.name, source_name, INVALID, UNKNOWN_REFERENCE),
+    )
+    names = ", ".join(c.name for c in cols)
+    loaded = conn.execute(
+        f"insert into raw.{ds.name} ({names}, {BATCH_COLUMN}, {LINE_COLUMN}) "
+        f"select {names}, _batch_id, _line_no from _checked "
+        "where cardinality(_errors) = 0 and cardinality(_ref_errors) = 0"
+    ).rowcount
+    key = ", ".join(ds.key)
+    duplicates = conn.execute(
+        f"select count(*) - count(distinct ({key}, 0)) from _checked "
+        "where cardinality(_errors) = 0 and cardinality(_ref_errors) = 0"
+    ).fetchone()[0]
+    return loaded, duplicates
+
+
+def _quarantine_digest(conn: psycopg.Connection, batch_id: int) -> str:
+    rows = conn.execute(
+        "select reason_code, count(*), min(line_no), (array_agg(reason order by line_no))[1] "
+        "from audit.quarantine where batch_id = %s group by reason_code order by 2 desc",
+        (batch_id,),
+    ).fetchall()
+    return "quarantined: " + "; ".join(
+        f"{n} {code} (first at line {line}: {reason})" for code, n, line, reason in rows
+    )
+
+
+def release_quarantined(conn: psycopg.Connection, ds: Dataset) -> int:
+    """Retry rows held only for an unknown reference; release those the lists now know.
+
+    A released row keeps its original batch and line, so a newer version of the same key
+    loaded meanwhile still wins.
+    """
+    if not ds.references:
+        return 0
+    with conn.transaction():
+        _lock_dataset(conn, ds.name)
+        _create_landing(conn, ds)
+        names = [c.name for c in ds.columns]
+        conn.execute(
+            f"insert into _landing (_batch_id, _line_no, _raw_text, _quarantine_id, {', '.join(names)}) "
+            f"select batch_id, line_no, raw_text, quarantine_id, {', '.join(f'record->>{n!r}' for n in names)} "
+            "from audit.quarantine where dataset = %s and reason_code = %s and released_at is null",
+            (ds.name, UNKNOWN_REFERENCE),
+        )
+        pending = conn.execute("select count(*) from _landing").fetchone()[0]
+        if not pending:
+            return 0
+        present = set(names)
+        cols = ds.columns
+        typed = ",\n".join(f"{rules.typed(c)} as {c.name}" for c in cols)
+        conn.execute("drop table if exists _checked")
+        conn.execute(
+            f"""create temp table _checked on commit drop as
+            select l._batch_id, l._line_no, l._quarantine_id,
+                   {rules.errors_array(ds, present)} as _errors, {typed}
+            from _landing l"""
+        )
+        conn.execute("alter table _checked add column _ref_errors text[]")
+        conn.execute(f"update _checked c set _ref_errors = {rules.reference_errors(ds)} where cardinality(c._errors) = 0")
+        released = conn.execute(
+            f"insert into raw.{ds.name} ({', '.join(names)}, {BATCH_COLUMN}, {LINE_COLUMN}) "
+            f"select {', '.join(names)}, _batch_id, _line_no from _checked "
+            "where cardinality(_errors) = 0 and cardinality(_ref_errors) = 0"
+        ).rowcount
+        conn.execute(
+            "update audit.quarantine q set released_at = clock_timestamp() from _checked c "
+            "where q.quarantine_id = c._quarantine_id and cardinality(c._errors) = 0 and cardinality(c._ref_errors) = 0"
+        )
+    if released:
+        log.info("%s: released %d of %d rows held for unknown references", ds.name, released, pending)
+    return released

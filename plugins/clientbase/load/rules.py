@@ -1,0 +1,114 @@
+"""Set-based type rules: SQL that parses the text of a column and says why it cannot.
+
+Every rule is a pair of expressions over a text column: the parsed value and an error
+message (NULL when the value is fine). They run inside one INSERT ... SELECT over the
+whole batch, so validation costs one scan, not one round-trip per row.
+"""
+
+from __future__ import annotations
+
+from clientbase.contract import MAX_DAYS_AHEAD, MIN_DATE, Column, Dataset
+
+BOOL_TRUE = ("true", "1", "yes", "да", "t", "y")
+BOOL_FALSE = ("false", "0", "no", "нет", "f", "n")
+
+
+def _quote_list(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def cleaned(name: str) -> str:
+    """The trimmed text of a column, NULL when empty."""
+    return f"nullif(btrim(l.{name}), '')"
+
+
+def normalised(col: Column) -> str:
+    """Text rewritten into the canonical form PostgreSQL can cast (or NULL if it cannot)."""
+    s = cleaned(col.name)
+    if col.type == "numeric":
+        # decimal comma, spaces / no-break spaces as thousands separators
+        n = f"replace(translate({s}, ' ' || chr(160), ''), ',', '.')"
+        return f"(case when {n} ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,3}})?$' then {n} end)"
+    if col.type == "int":
+        return f"(case when {s} ~ '^[+-]?[0-9]{{1,18}}$' then {s} end)"
+    if col.type == "date":
+        return _date_text(s)
+    if col.type == "month":
+        month_only = f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}$' then {s} || '-01' end)"
+        return f"coalesce({month_only}, {_date_text(s)})"
+    if col.type == "timestamp":
+        iso = f"regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1')"
+        return f"(case when pg_input_is_valid({iso}, 'timestamptz') then {iso} end)"
+    if col.type == "bool":
+        return (f"(case when lower({s}) in ({_quote_list(BOOL_TRUE)}) then 'true' "
+                f"when lower({s}) in ({_quote_list(BOOL_FALSE)}) then 'false' end)")
+    return s
+
+
+def _date_text(s: str) -> str:
+    """YYYY-MM-DD or DD.MM.YYYY, optionally followed by a time (1C writes ``10.01.2023 0:00:00``)."""
+    iso = (f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T].*)?$' "
+           f"then split_part(split_part({s}, ' ', 1), 'T', 1) "
+           f"when {s} ~ '^[0-9]{{1,2}}[.][0-9]{{1,2}}[.][0-9]{{4}}( .*)?$' "
+           f"then regexp_replace(split_part({s}, ' ', 1), '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})$', '\\3-\\2-\\1') end)")
+    return f"(case when pg_input_is_valid({iso}, 'date') then {iso} end)"
+
+
+TYPE_WORDS = {
+    "int": "a whole number",
+    "numeric": "a number",
+    "date": "a date (YYYY-MM-DD or DD.MM.YYYY)",
+    "month": "a month (YYYY-MM or a date)",
+    "timestamp": "a timestamp",
+    "bool": "a yes/no value (true/false/1/0/yes/no/да/нет)",
+}
+
+
+def typed(col: Column) -> str:
+    """The final typed value for the raw table."""
+    value = normalised(col)
+    if col.type == "text":
+        return value
+    if col.type == "month":
+        return f"date_trunc('month', ({value})::date)::date"
+    return f"({value})::{col.pg_type}"
+
+
+def error(col: Column, ds: Dataset) -> list[str]:
+    """SQL expressions, each the error text for one rule of this column, or NULL."""
+    s = cleaned(col.name)
+    out = []
+    if col.required:
+        out.append(f"case when {s} is null then '{col.name}: required value is empty' end")
+    if col.type != "text":
+        out.append(
+            f"case when {s} is not null and {normalised(col)} is null "
+            f"then format('{col.name}: %s is not {TYPE_WORDS[col.type]}', quote_literal({s})) end"
+        )
+    if col.name in ds.date_columns_in_range:
+        value = f"({normalised(col)})::date"
+        out.append(
+            f"case when {normalised(col)} is not null and ({value} < date '{MIN_DATE}' "
+            f"or {value} > current_date + {MAX_DAYS_AHEAD}) "
+            f"then format('{col.name}: %s is outside {MIN_DATE} .. today + {MAX_DAYS_AHEAD} days', {value}) end"
+        )
+    return out
+
+
+def errors_array(ds: Dataset, present: set[str]) -> str:
+    """``array[...]`` of every rule's error for the columns the batch carries."""
+    exprs = [e for col in ds.columns if col.name in present for e in error(col, ds)]
+    return "array_remove(array[" + ", ".join(exprs) + "]::text[], null)" if exprs else "'{}'::text[]"
+
+
+def reference_errors(ds: Dataset, alias: str = "c") -> str:
+    """``array[...]`` of unknown-reference errors, checked against every list received so far."""
+    exprs = []
+    for ref in ds.references:
+        exprs.append(
+            f"case when {alias}.{ref.column} is not null and not exists ("
+            f"select 1 from raw.{ref.dataset} r where r.{ref.key} = {alias}.{ref.column}) "
+            f"then format('{ref.column}: %s is not in any {ref.dataset} list received so far', "
+            f"quote_literal({alias}.{ref.column})) end"
+        )
+    return "array_remove(array[" + ", ".join(exprs) + "]::text[], null)" if exprs else "'{}'::text[]"

@@ -1,0 +1,1 @@
+"""Publish: copy a gated month from ``reporting_stage`` into ``reporting``, atomically."""

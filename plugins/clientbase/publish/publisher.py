@@ -1,0 +1,121 @@
+"""Atomic, versioned publication of one month.
+
+dbt builds every reporting table in ``reporting_stage``; only after the quality gate
+passes does a month's slice move into ``reporting``, which BI tools read. One month is
+one transaction: its rows in every reporting table are replaced together and a row is
+added to ``reporting.publications``. Republishing identical content is a no-op, so reruns
+change nothing; changed content becomes the month's next version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from clientbase import __version__
+from clientbase.warehouse.schema import REPORTING, REPORTING_STAGE
+
+log = logging.getLogger(__name__)
+
+# The published contract (metrics.md §7). Each has a ``month`` column.
+PUBLISHED_TABLES = (
+    "client_status_monthly",
+    "status_summary_monthly",
+    "status_flow_monthly",
+)
+PUBLISH_LOCK = "clientbase.publish"
+
+
+@dataclass
+class PublicationResult:
+    month: str
+    version: int
+    changed: bool
+    row_counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        counts = ", ".join(f"{t} {n}" for t, n in self.row_counts.items())
+        state = "published as version" if self.changed else "unchanged, still version"
+        return f"{self.month}: {state} {self.version} ({counts})"
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "select column_name, format_type(a.atttypid, a.atttypmod) from information_schema.columns c "
+        "join pg_attribute a on a.attrelid = format('%%I.%%I', c.table_schema, c.table_name)::regclass "
+        " and a.attname = c.column_name "
+        "where c.table_schema = %s and c.table_name = %s order by c.ordinal_position",
+        (schema, table),
+    ).fetchall()
+
+
+def _ensure_published_table(conn: psycopg.Connection, table: str) -> list[str]:
+    """Create the reporting table like its candidate, add columns the candidate gained."""
+    stage_cols = _columns(conn, REPORTING_STAGE, table)
+    if not stage_cols:
+        raise RuntimeError(f"{REPORTING_STAGE}.{table} does not exist: run the dbt build before publishing")
+    ident = sql.Identifier(REPORTING, table)
+    conn.execute(sql.SQL("create table if not exists {} (like {})").format(ident, sql.Identifier(REPORTING_STAGE, table)))
+    have = {name for name, _ in _columns(conn, REPORTING, table)}
+    for name, typ in stage_cols:
+        if name not in have:
+            conn.execute(sql.SQL("alter table {} add column {} " + typ).format(ident, sql.Identifier(name)))
+    conn.execute(sql.SQL("create index if not exists {} on {} (month)").format(sql.Identifier(f"{table}_month_idx"), ident))
+    return [name for name, _ in stage_cols]
+
+
+def _content_md5(conn: psycopg.Connection, table: str, columns: list[str], month: str) -> tuple[str, int]:
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    row = conn.execute(
+        sql.SQL("select coalesce(md5(string_agg(r::text, E'\\n' order by r::text)), ''), count(*) "
+                "from (select {} from {} where month = %s) r").format(cols, sql.Identifier(REPORTING_STAGE, table)),
+        (month,),
+    ).fetchone()
+    return row[0], row[1]
+
+
+def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_passed: int,
+                  checks_warned: int, dbt_version: str | None = None) -> PublicationResult:
+    """Publish ``month`` (``YYYY-MM-01``) in one transaction; a no-op when nothing changed."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (PUBLISH_LOCK,))
+        digest = hashlib.md5()
+        counts: dict[str, int] = {}
+        columns: dict[str, list[str]] = {}
+        for table in PUBLISHED_TABLES:
+            columns[table] = _ensure_published_table(conn, table)
+            md5, n = _content_md5(conn, table, columns[table], month)
+            digest.update(f"{table}:{md5};".encode())
+            counts[table] = n
+        content = digest.hexdigest()
+        last = conn.execute(
+            "select version, content_md5 from reporting.publications where month = %s order by version desc limit 1",
+            (month,),
+        ).fetchone()
+        if last and last[1] == content:
+            result = PublicationResult(month, last[0], False, counts)
+            log.info("%s", result.summary())
+            return result
+        for table in PUBLISHED_TABLES:
+            ident = sql.Identifier(REPORTING, table)
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns[table])
+            conn.execute(sql.SQL("delete from {} where month = %s").format(ident), (month,))
+            conn.execute(
+                sql.SQL("insert into {} ({}) select {} from {} where month = %s").format(
+                    ident, cols, cols, sql.Identifier(REPORTING_STAGE, table)),
+                (month,),
+            )
+        version = (last[0] if last else 0) + 1
+        conn.execute(
+            "insert into reporting.publications (month, version, run_id, row_counts, content_md5, checks_passed, "
+            "checks_warned, dbt_version, pipeline_version) values (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (month, version, run_id, psycopg.types.json.Jsonb(counts), content, checks_passed, checks_warned,
+             dbt_version, __version__),
+        )
+    result = PublicationResult(month, version, True, counts)
+    log.info("%s", result.summary())
+    return result

@@ -1,0 +1,159 @@
+"""What each Airflow task does, as plain functions (testable without Airflow).
+
+The DAG files in ``dags/`` only wire these together. Every function is idempotent and
+safe to rerun for any month: loads skip content already loaded, dbt rebuilds, and the
+publisher republishes a month only when its content changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
+from clientbase.extract.run import Sources, extract_datasets
+from clientbase.publish.publisher import publish_month
+from clientbase.quality import gate
+from clientbase.settings import load_settings
+from clientbase.transform import dbt
+from clientbase.warehouse import schema
+from clientbase.warehouse.connection import connect, warehouse_url
+
+log = logging.getLogger(__name__)
+
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})(-\d{2})?$")
+
+
+class GateBlocked(RuntimeError):
+    """A blocking check failed: nothing was published. The message lists the checks."""
+
+
+def _sources(params: dict) -> Sources:
+    settings = load_settings()
+    landing = params.get("landing_dir") or settings.landing_dir
+    return Sources(
+        landing_dir=Path(landing) if landing else None,
+        erp_url=params.get("erp_url") or settings.erp_url,
+        sfa_url=params.get("sfa_url") or settings.sfa_url,
+    )
+
+
+def extract(datasets: tuple[str, ...], params: dict) -> list[dict]:
+    """Load the datasets from their sources into raw; returns one summary per batch."""
+    results = extract_datasets(warehouse_url(), datasets, _sources(params))
+    for res in results:
+        log.info("%s", res.summary())
+    return [asdict(r) for r in results]
+
+
+def extract_shipments(params: dict) -> list[dict]:
+    return extract(SHIPMENTS_FLOW, params)
+
+
+def extract_visits(params: dict) -> list[dict]:
+    return extract(VISITS_FLOW, params)
+
+
+def parse_month(text: str) -> dt.date:
+    match = MONTH_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a month: write YYYY-MM (or YYYY-MM-DD)")
+    return dt.date(int(match[1]), int(match[2]), 1)
+
+
+def month_range(first: dt.date, last: dt.date) -> list[str]:
+    if first > last:
+        raise ValueError(f"the range {first:%Y-%m} … {last:%Y-%m} is empty: 'from' is after 'to'")
+    months, cur = [], first
+    while cur <= last:
+        months.append(cur.isoformat())
+        cur = dt.date(cur.year + cur.month // 12, cur.month % 12 + 1, 1)
+    return months
+
+
+def resolve_months(from_month: str | None, to_month: str | None, interval_start: dt.date | None) -> list[str]:
+    """The months a month-close run publishes.
+
+    Explicit ``to_month``/``from_month`` params win (a backfill is one run over a range);
+    otherwise a scheduled run closes the month its data interval starts in.
+    """
+    if to_month:
+        last = parse_month(to_month)
+    elif interval_start is not None:
+        last = dt.date(interval_start.year, interval_start.month, 1)
+    else:
+        raise ValueError("no month to close: pass to_month (YYYY-MM)")
+    first = parse_month(from_month) if from_month else last
+    return month_range(first, last)
+
+
+def run_dir(run_id: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
+    return load_settings().run_dir / safe
+
+
+def snapshot_lists(run_id: str) -> list[str]:
+    url = warehouse_url()
+    with connect(url, autocommit=True) as conn:
+        schema.ensure_schema(conn)
+    return dbt.snapshot_lists(url, run_dir(run_id) / "dbt")
+
+
+def build(months: list[str], run_id: str) -> list[dict]:
+    """dbt build up to the last month; returns the data tests as gate checks."""
+    results = dbt.build(warehouse_url(), months[-1], run_dir(run_id) / "dbt")
+    checks = [
+        gate.Check(
+            source="dbt", suite="dbt tests", name=res.name,
+            severity=gate.WARNING if res.status == "warn" else gate.BLOCKING,
+            success=res.status == "pass",
+            details={"status": res.status, "failures": res.failures, "message": res.message},
+        )
+        # a test skipped because an upstream test failed did not run: the failure already counts
+        for res in results if res.status != "skipped"
+    ]
+    return [asdict(c) for c in checks]
+
+
+def validate(months: list[str], run_id: str) -> list[dict]:
+    """Great Expectations suites of ``expectations/`` against the warehouse."""
+    from clientbase.quality import expectations
+
+    settings = load_settings()
+    suites = expectations.load_suites(settings.expectations_dir)
+    params = {"max_date": (dt.date.today() + dt.timedelta(days=31)).isoformat(), "months": months}
+    results = expectations.validate(warehouse_url(), suites, params, run_id,
+                                   results_dir=run_dir(run_id) / "gx")
+    return [asdict(gate.Check(source="gx", suite=r.suite, name=r.check_name, severity=r.severity,
+                              success=r.success, details=dict(r.observed or {}))) for r in results]
+
+
+def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str], run_id: str) -> list[str]:
+    """Decide; store the decision; raise GateBlocked (nothing published) if a blocking check failed."""
+    checks = [gate.Check(**c) for c in [*dbt_checks, *gx_checks]]
+    decision = gate.decide(checks, months)
+    with connect(warehouse_url()) as conn:
+        gate.store(conn, run_id, decision, checks)
+    message = decision.message()
+    if not decision.passed:
+        log.error("%s", message)
+        raise GateBlocked(message)
+    log.info("%s", message)
+    return months
+
+
+def publish(month: str, run_id: str) -> dict:
+    """Publish one month; refuses unless this run's gate decision passed and covers the month."""
+    with connect(warehouse_url()) as conn:
+        decision = conn.execute(
+            "select passed, checks_run - blocking_failed - warnings, warnings from audit.gate_decisions "
+            "where run_id = %s and %s::date = any(months) order by decision_id desc limit 1",
+            (run_id, month),
+        ).fetchone()
+        if not decision or not decision[0]:
+            raise GateBlocked(f"{month[:7]} has no passing quality-gate decision in run {run_id}: not published")
+        result = publish_month(conn, month, run_id, decision[1], decision[2])
+    return asdict(result)

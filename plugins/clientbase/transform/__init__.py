@@ -1,0 +1,1 @@
+"""Transform: run the dbt project (snapshots, staging -> marts -> reporting_stage)."""

@@ -1,0 +1,174 @@
+"""Running dbt as a subprocess, streaming its log into ours.
+
+Why a subprocess and not ``dbtRunner`` in-process: dbt keeps global state (adapters,
+flags, logging) that is not safe to share with the Airflow worker or to invoke twice in
+one process; a subprocess costs ~2 s and isolates it completely. The connection comes
+from the warehouse URL, turned into the env vars ``dbt_project/profiles.yml`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import psycopg
+
+from clientbase.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_SCHEMA = "snapshots"
+# (snapshot relation, raw list table) pairs replayed in list-date order
+LIST_SNAPSHOTS = (("snap_clients", "clients"), ("snap_trade_points", "trade_points"))
+
+
+class DbtError(RuntimeError):
+    """dbt failed for a reason other than failing data tests (SQL error, bad project)."""
+
+
+@dataclass
+class DbtTestResult:
+    unique_id: str
+    name: str
+    status: str  # pass | fail | warn | error | skipped
+    failures: int | None
+    message: str | None
+
+
+def dbt_env(url: str, threads: int = 2) -> dict[str, str]:
+    parsed = urlparse(url)
+    return {
+        "CLIENTBASE_DBT_HOST": parsed.hostname or "127.0.0.1",
+        "CLIENTBASE_DBT_PORT": str(parsed.port or 5432),
+        "CLIENTBASE_DBT_USER": unquote(parsed.username or "postgres"),
+        "CLIENTBASE_DBT_PASSWORD": unquote(parsed.password or ""),
+        "CLIENTBASE_DBT_DBNAME": parsed.path.lstrip("/") or "clientbase",
+        "CLIENTBASE_DBT_THREADS": str(threads),
+    }
+
+
+def _dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def run_dbt(url: str, args: list[str], target_dir: Path, settings: Settings | None = None,
+            vars: dict | None = None) -> int:
+    """Run ``dbt <args>``; returns its exit code (1 = some node failed, >1 = dbt itself broke)."""
+    settings = settings or load_settings()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [_dbt_executable(), *args,
+           "--project-dir", str(settings.dbt_project_dir),
+           "--profiles-dir", str(settings.dbt_project_dir),
+           "--target-path", str(target_dir)]
+    if vars:
+        cmd += ["--vars", json.dumps(vars)]
+    env = {**os.environ, **dbt_env(url),
+           "DBT_LOG_PATH": str(target_dir / "logs"), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+           "DO_NOT_TRACK": "1"}
+    log.info("dbt %s", " ".join(args + (["--vars", json.dumps(vars)] if vars else [])))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.info("dbt | %s", line.rstrip())
+    return proc.wait()
+
+
+def test_results(target_dir: Path) -> list[DbtTestResult]:
+    """The data tests of the last ``dbt build`` from its run_results.json."""
+    path = target_dir / "run_results.json"
+    if not path.exists():
+        return []
+    results = json.loads(path.read_text())["results"]
+    out = []
+    for res in results:
+        uid = res["unique_id"]
+        if not uid.startswith("test."):
+            continue
+        out.append(DbtTestResult(uid, uid.split(".")[2], res["status"], res.get("failures"), res.get("message")))
+    return out
+
+
+def node_errors(target_dir: Path) -> list[str]:
+    """Models, seeds or snapshots that errored (not tests): these are bugs or bad data types."""
+    path = target_dir / "run_results.json"
+    if not path.exists():
+        return []
+    return [f"{r['unique_id']}: {r.get('message')}"
+            for r in json.loads(path.read_text())["results"]
+            if not r["unique_id"].startswith("test.") and r["status"] == "error"]
+
+
+def _list_dates(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        "select distinct snapshot_date from ("
+        + " union all ".join(f"select snapshot_date from raw.{table}" for _, table in LIST_SNAPSHOTS)
+        + ") d order by 1"
+    ).fetchall()
+    return [r[0].isoformat() for r in rows]
+
+
+def _captured_max(conn: psycopg.Connection) -> str | None:
+    exists = conn.execute(
+        "select count(*) from information_schema.tables where table_schema = %s and table_name = any(%s)",
+        (SNAPSHOT_SCHEMA, [name for name, _ in LIST_SNAPSHOTS]),
+    ).fetchone()[0]
+    if exists < len(LIST_SNAPSHOTS):
+        return None
+    row = conn.execute(
+        " union all ".join(f"select max(dbt_valid_from) from {SNAPSHOT_SCHEMA}.{name}" for name, _ in LIST_SNAPSHOTS)
+    ).fetchall()
+    values = [r[0] for r in row if r[0] is not None]
+    return max(values).date().isoformat() if values else None
+
+
+def snapshot_lists(url: str, target_dir: Path, settings: Settings | None = None) -> list[str]:
+    """Feed the dbt snapshots every list date they have not seen yet, oldest first.
+
+    Each clients / trade-points file is a complete list as of its date, and several can
+    arrive at once; a dbt snapshot only sees its source's state when it runs. Running
+    ``dbt snapshot`` once per list date (var ``snapshot_as_of``) makes the snapshot's
+    validity ranges follow the list dates exactly. A list dated before one already
+    captured (a late file) means history must be rebuilt: the snapshots are dropped and
+    every date replayed. Returns the dates replayed.
+    """
+    with psycopg.connect(url, autocommit=True) as conn:
+        dates = _list_dates(conn)
+        captured = _captured_max(conn)
+        if captured is not None:
+            late = [d for d in dates if d < captured and not _date_captured(conn, d)]
+            if late:
+                log.warning("list dated %s arrived after %s was captured: rebuilding the snapshots", late[0], captured)
+                for name, _ in LIST_SNAPSHOTS:
+                    conn.execute(f"drop table if exists {SNAPSHOT_SCHEMA}.{name}")
+                captured = None
+    todo = [d for d in dates if captured is None or d > captured]
+    for date in todo:
+        code = run_dbt(url, ["snapshot"], target_dir, settings, vars={"snapshot_as_of": date})
+        if code != 0:
+            raise DbtError(f"dbt snapshot for the lists of {date} failed (exit {code}); see the dbt log above")
+    return todo
+
+
+def _date_captured(conn: psycopg.Connection, date: str) -> bool:
+    return any(
+        conn.execute(f"select exists (select 1 from {SNAPSHOT_SCHEMA}.{name} where dbt_valid_from::date = %s)",
+                     (date,)).fetchone()[0]
+        for name, _ in LIST_SNAPSHOTS
+    )
+
+
+def build(url: str, report_month: str, target_dir: Path, settings: Settings | None = None) -> list[DbtTestResult]:
+    """``dbt build`` (seeds, models, tests; snapshots are fed by ``snapshot_lists``)."""
+    code = run_dbt(url, ["build", "--exclude", "resource_type:snapshot"], target_dir, settings,
+                   vars={"report_month": report_month})
+    errors = node_errors(target_dir)
+    if errors or code > 1:
+        raise DbtError("dbt build failed:\n  " + "\n  ".join(errors or [f"exit code {code}"]))
+    return test_results(target_dir)

@@ -1,0 +1,1 @@
+"""The PostgreSQL warehouse: the embedded server, connections and the schema."""

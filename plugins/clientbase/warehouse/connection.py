@@ -1,0 +1,67 @@
+"""Connections to the warehouse, whichever server it is."""
+
+from __future__ import annotations
+
+import logging
+import re
+from contextlib import contextmanager
+from typing import Iterator
+
+import psycopg
+
+from clientbase.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 10
+
+
+class WarehouseUnreachable(RuntimeError):
+    """The warehouse could not be reached; the message says which URL and what to check."""
+
+
+def redact(url: str) -> str:
+    """The URL with its password hidden, fit for logs and error messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def warehouse_url(settings: Settings | None = None) -> str:
+    """The warehouse URL: CLIENTBASE_WAREHOUSE_URL, or the embedded server (started on demand)."""
+    settings = settings or load_settings()
+    if settings.warehouse_url:
+        return settings.warehouse_url
+    from clientbase.warehouse import embedded
+
+    return embedded.ensure_running(settings.home, ("clientbase", settings.airflow_db_name))
+
+
+def sqlalchemy_url(url: str, driver: str = "psycopg2") -> str:
+    """``postgresql://`` -> ``postgresql+<driver>://`` (GX and Airflow use SQLAlchemy)."""
+    return re.sub(r"^postgres(ql)?(\+\w+)?://", f"postgresql+{driver}://", url)
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server, another database (Airflow's metadata DB lives beside the warehouse)."""
+    base, _, query = url.partition("?")
+    base = re.sub(r"/[^/]*$", f"/{database}", base)
+    return f"{base}?{query}" if query else base
+
+
+def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    url = url or warehouse_url()
+    try:
+        return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise WarehouseUnreachable(
+            f"cannot reach the warehouse at {redact(url)}: {str(exc).strip()}\n"
+            "Check that the server is up and CLIENTBASE_WAREHOUSE_URL (host, port, user, "
+            "password, database) is right; unset it to use the embedded PostgreSQL."
+        ) from exc
+
+
+@contextmanager
+def transaction(url: str | None = None) -> Iterator[psycopg.Connection]:
+    """One connection, one transaction: committed on success, rolled back on any error."""
+    with connect(url) as conn:
+        with conn.transaction():
+            yield conn

@@ -1,0 +1,71 @@
+"""Shared fixtures: one embedded PostgreSQL for the whole session, a clean warehouse per test.
+
+Airflow reads its configuration once per process, so the environment (CLIENTBASE_HOME,
+Airflow's metadata DB beside the test warehouse) is set here, before any test imports it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_HOME = Path(tempfile.mkdtemp(prefix="clientbase-test-"))
+os.environ["CLIENTBASE_HOME"] = str(_HOME)
+os.environ.pop("CLIENTBASE_WAREHOUSE_URL", None)
+os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SCENARIOS = SHARED / "scenarios"
+
+# Every schema the project writes; dropping them gives an empty warehouse.
+PROJECT_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots",
+                   "reporting_stage", "reporting", "seeds")
+
+
+@pytest.fixture(scope="session")
+def warehouse() -> str:
+    """URL of the session's embedded warehouse (started once, stopped at the end)."""
+    from clientbase.warehouse import embedded
+    from clientbase.warehouse.connection import warehouse_url
+
+    url = warehouse_url()
+    yield url
+    if "airflow.settings" in sys.modules:
+        # close Airflow's pooled connections before the server goes away
+        sys.modules["airflow.settings"].dispose_orm()
+    embedded.stop(_HOME)
+
+
+def reset_warehouse(url: str) -> None:
+    import psycopg
+
+    from clientbase.warehouse import schema
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        existing = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+        for name in PROJECT_SCHEMAS:
+            if name in existing:
+                conn.execute(f"drop schema {name} cascade")
+        schema.ensure_schema(conn)
+
+
+@pytest.fixture
+def clean_warehouse(warehouse: str) -> str:
+    reset_warehouse(warehouse)
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def airflow_ready(warehouse: str) -> str:
+    """Airflow configured on the test warehouse server, metadata DB migrated."""
+    from clientbase.orchestration import airflow_runner
+
+    airflow_runner.configure()
+    airflow_runner.ensure_metadata_db()
+    return warehouse
