@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from rich.console import Console
@@ -28,7 +29,16 @@ log = logging.getLogger("clientbase.cli")
 PIPELINE_STEPS = ("extract_shipments", "extract_visits", "monthly_kpi")
 
 
+# Noise from libraries that says nothing to a clientbase user.
+QUIET_WARNINGS = (
+    "XDG_RUNTIME_DIR is not set",  # pgserver asks platformdirs for a runtime dir it does not use
+    "Using `httpx` with `starlette.testclient`",  # Airflow's in-process task API
+)
+
+
 def _setup_logging(verbose: bool) -> None:
+    for message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
     level = logging.DEBUG if verbose else logging.INFO
     handler = RichHandler(console=console, show_path=False, show_time=True, markup=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s", force=True)
@@ -79,6 +89,10 @@ def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | N
     with console.status("preparing Airflow's metadata database…"):
         airflow_runner.ensure_metadata_db()
     source_conf = {"landing_dir": str(landing) if landing else None, "erp_url": erp_url, "sfa_url": sfa_url}
+    from clientbase.warehouse.connection import connect
+
+    with connect(url) as conn:
+        started = conn.execute("select now()").fetchone()[0]
     with _Progress() as progress:
         for dag_id in ("extract_shipments", "extract_visits"):
             progress.step(dag_id)
@@ -95,7 +109,11 @@ def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | N
         outcome = airflow_runner.run_dag("monthly_kpi", {"from_month": first, "to_month": last})
     if not outcome.ok:
         return _report_failure(url, outcome)
-    console.print(f"[green]published {first} … {last}[/] (run {outcome.run_id})")
+    from clientbase import report
+
+    with connect(url) as conn:
+        report.print_run_summary(conn, console, started)
+    console.print(f"[green]months {first} … {last} closed[/] (run {outcome.run_id})")
     return 0
 
 
@@ -124,16 +142,26 @@ class _Progress:
                                   console=console, transient=False)
         self._task = self._progress.add_task("starting", total=len(PIPELINE_STEPS))
         self._done = -1
+        self._step = ""
+        self._unsubscribe = lambda: None
 
     def step(self, description: str) -> None:
         self._done += 1
+        self._step = description
         self._progress.update(self._task, completed=self._done, description=description)
 
+    def _note(self, message: str) -> None:
+        self._progress.update(self._task, description=f"{self._step} · {message}"[:90])
+
     def __enter__(self) -> "_Progress":
+        from clientbase import progress
+
+        self._unsubscribe = progress.subscribe(self._note)
         self._progress.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._unsubscribe()
         if exc[0] is None:
             self._progress.update(self._task, completed=len(PIPELINE_STEPS), description="done")
         self._progress.__exit__(*exc)

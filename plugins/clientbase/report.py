@@ -80,3 +80,36 @@ def print_status(conn: psycopg.Connection, console: Console) -> None:
     if decision:
         colour = "green" if decision[0] else "red"
         console.print(f"last quality gate ({decision[2]:%Y-%m-%d %H:%M}): [{colour}]{decision[1]}[/]")
+
+
+def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None:
+    """What one `clientbase run` did: batches loaded since ``since``, the gate, publications."""
+    rows = conn.execute(
+        "select dataset, count(*), count(*) filter (where status = 'rejected'), sum(rows_read), "
+        "sum(rows_loaded), sum(rows_quarantined) from audit.batches where started_at >= %s "
+        "group by dataset order by min(batch_id)",
+        (since,),
+    ).fetchall()
+    if rows:
+        table = Table(title="Loaded in this run")
+        for col in ("dataset", "batches", "rejected", "rows read", "loaded", "quarantined"):
+            table.add_column(col, justify="left" if col == "dataset" else "right")
+        for ds, n, rej, read, loaded, quar in rows:
+            table.add_row(ds, str(n), str(rej), f"{read:,}", f"{loaded:,}",
+                          f"[yellow]{quar:,}[/]" if quar else "0")
+        console.print(table)
+    else:
+        console.print("nothing new to load: every file was loaded before (same content)")
+    decision = conn.execute(
+        "select passed, message from audit.gate_decisions where decided_at >= %s order by decision_id desc limit 1",
+        (since,),
+    ).fetchone()
+    if decision:
+        console.print(("[green]" if decision[0] else "[red]") + decision[1] + "[/]")
+    published = conn.execute(
+        "select count(*), count(*) filter (where version > 1) from reporting.publications where published_at >= %s",
+        (since,),
+    ).fetchone()
+    console.print(f"publications: {published[0]} month(s) published"
+                  + (f", {published[1]} of them new versions of months published before" if published[1] else "")
+                  + ("; months whose content did not change keep their version" if published[0] == 0 else ""))

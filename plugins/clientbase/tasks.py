@@ -13,6 +13,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
+from clientbase import progress
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from clientbase.publish.publisher import publish_month
@@ -124,6 +125,7 @@ def validate(months: list[str], run_id: str) -> list[dict]:
 
     settings = load_settings()
     suites = expectations.load_suites(settings.expectations_dir)
+    progress.report(f"great expectations: {len(suites)} suites")
     params = {"max_date": (dt.date.today() + dt.timedelta(days=31)).isoformat(), "months": months}
     results = expectations.validate(warehouse_url(), suites, params, run_id,
                                    results_dir=run_dir(run_id) / "gx")
@@ -155,5 +157,6 @@ def publish(month: str, run_id: str) -> dict:
         ).fetchone()
         if not decision or not decision[0]:
             raise GateBlocked(f"{month[:7]} has no passing quality-gate decision in run {run_id}: not published")
+        progress.report(f"publishing {month[:7]}")
         result = publish_month(conn, month, run_id, decision[1], decision[2])
     return asdict(result)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 
+from clientbase import progress
 from clientbase.contract import DATASETS, ERP, Dataset
 from clientbase.extract import files, sql_source
 from clientbase.load.loader import BatchResult, load_records, release_quarantined
@@ -93,6 +94,7 @@ def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources)
             if released:
                 log.info("%s: %d quarantined rows released", name, released)
             if source_url:
+                progress.report(f"{name}: reading the {ds.source.upper()} database")
                 results.extend(extract_sql(conn, ds, source_url))
                 continue
             if sources.landing_dir is None:
@@ -101,6 +103,7 @@ def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources)
             paths = files.list_files(folder)
             if not paths:
                 log.info("%s: no files in %s", name, folder)
-            for path in paths:
+            for n, path in enumerate(paths, start=1):
+                progress.report(f"{name}: {path.name} ({n}/{len(paths)})")
                 results.append(extract_file(conn, ds, path, sources.landing_dir))
     return results

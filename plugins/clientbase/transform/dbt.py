@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -19,11 +20,14 @@ from urllib.parse import unquote, urlparse
 
 import psycopg
 
+from clientbase import progress
 from clientbase.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_SCHEMA = "snapshots"
+# "12:01:02  3 of 40 OK created sql view model staging.stg_shipments ..."
+DBT_STEP = re.compile(r"\b(\d+) of (\d+) (?:START|OK|PASS|WARN|ERROR|FAIL|SKIP)\S* ?(.{0,60})")
 # (snapshot relation, raw list table) pairs replayed in list-date order
 LIST_SNAPSHOTS = (("snap_clients", "clients"), ("snap_trade_points", "trade_points"))
 
@@ -77,6 +81,9 @@ def run_dbt(url: str, args: list[str], target_dir: Path, settings: Settings | No
     assert proc.stdout is not None
     for line in proc.stdout:
         log.info("dbt | %s", line.rstrip())
+        step = DBT_STEP.search(line)
+        if step:
+            progress.report(f"dbt {args[0]} {step.group(1)}/{step.group(2)} {step.group(3)}")
     return proc.wait()
 
 

@@ -126,11 +126,14 @@ def _running_port(pgdata: Path) -> int | None:
 
 def _initdb(pgdata: Path) -> None:
     log.info("initialising embedded PostgreSQL in %s", pgdata)
-    subprocess.run(
+    result = subprocess.run(
         [_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
          "--no-locale", "-U", SUPERUSER],
-        check=True, capture_output=True, text=True, **_run_as(),
+        check=False, capture_output=True, text=True, **_run_as(),
     )
+    if result.returncode != 0:
+        raise RuntimeError(f"initdb failed for {pgdata} (exit {result.returncode}): "
+                           f"{result.stderr.strip() or result.stdout.strip()}")
 
 
 def _start(pgdata: Path, port: int) -> None:
