@@ -9,33 +9,40 @@ from rich.table import Table
 STATUS_ORDER = ("stabilized", "unstabilized", "new", "returned", "lost", "dormant", "potential")
 
 
-def _pct(value) -> str:
-    return "" if value is None else f"{float(value) * 100:.1f} %"
-
-
 def print_last_month(conn: psycopg.Connection, console: Console) -> None:
-    """The status summary of the last published month, all managers and each one."""
+    """The last published month's status mix: one line per manager, all managers first.
+
+    Each status cell is ``count (share of the client base)``; the plan column names the
+    shares that miss their plan (metrics.md §3), so a director sees who is off plan.
+    """
     month = conn.execute("select max(month) from reporting.publications").fetchone()[0]
     if month is None:
         console.print("nothing is published yet")
         return
     rows = conn.execute(
-        "select coalesce(manager_id, 'ALL'), status, clients, share, plan_share, on_plan "
-        "from reporting.status_summary_monthly where month = %s "
-        "order by manager_id nulls first, array_position(%s::text[], status)",
-        (month, list(STATUS_ORDER)),
+        "select coalesce(manager_id, 'all managers'), status, clients, share, plan_share, on_plan "
+        "from reporting.status_summary_monthly where month = %s order by manager_id nulls first",
+        (month,),
     ).fetchall()
-    table = Table(title=f"Client status summary, {month:%Y-%m} (published)")
-    for col, justify in (("manager", "left"), ("status", "left"), ("clients", "right"),
-                         ("share of base", "right"), ("plan", "right"), ("on plan", "center")):
-        table.add_column(col, justify=justify)
-    previous = None
+    by_manager: dict[str, dict[str, tuple]] = {}
     for manager, status, clients, share, plan, on_plan in rows:
-        if previous is not None and manager != previous:
-            table.add_section()
-        previous = manager
-        flag = "" if on_plan is None else ("[green]yes[/]" if on_plan else "[red]no[/]")
-        table.add_row(manager, status, str(clients), _pct(share), _pct(plan), flag)
+        by_manager.setdefault(manager, {})[status] = (clients, share, plan, on_plan)
+    table = Table(title=f"Client base by status, {month:%Y-%m} (published) — clients (share of base)")
+    table.add_column("manager")
+    for status in STATUS_ORDER:
+        table.add_column(status, justify="right")
+    table.add_column("plan", justify="left")
+    for manager, statuses in by_manager.items():
+        cells = []
+        for status in STATUS_ORDER:
+            clients, share, _, on_plan = statuses.get(status, (0, None, None, None))
+            text = f"{clients}" + (f" ({float(share) * 100:.0f}%)" if share is not None else "")
+            cells.append(f"[red]{text}[/]" if on_plan is False else text)
+        misses = [f"{st} {float(v[1]) * 100:.0f}% vs {float(v[2]) * 100:.0f}%"
+                  for st in STATUS_ORDER if (v := statuses.get(st)) and v[3] is False]
+        planned = any(v[2] is not None for v in statuses.values())
+        plan = "[red]off: " + ", ".join(misses) + "[/]" if misses else ("[green]on plan[/]" if planned else "")
+        table.add_row(manager, *cells, plan)
     console.print(table)
 
 
