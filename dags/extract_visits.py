@@ -5,9 +5,10 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from clientbase.orchestration.dag_shared import RAW, SOURCE_PARAMS
 from clientbase import tasks
 from clientbase.contract import VISITS_FLOW
+from clientbase.orchestration.dag_shared import RAW, SOURCE_PARAMS
+from clientbase.settings import load_settings
 
 
 @dag(
@@ -18,7 +19,7 @@ from clientbase.contract import VISITS_FLOW
     catchup=False,
     max_active_runs=1,
     params=SOURCE_PARAMS,
-    default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
+    default_args={"retries": load_settings().extract_retries, "retry_delay": pendulum.duration(minutes=5)},
     tags=["clientbase", "extract", "sfa"],
 )
 def extract_visits():

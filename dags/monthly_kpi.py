@@ -9,8 +9,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from clientbase.orchestration.dag_shared import RAW, REPORTING
 from clientbase import tasks
+from clientbase.orchestration.dag_shared import RAW, REPORTING
 
 
 @dag(

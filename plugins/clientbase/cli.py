@@ -23,7 +23,8 @@ from rich.table import Table
 from clientbase import __version__
 from clientbase.settings import load_settings
 
-console = Console()
+# Messages never wrap (they are grepped in CI logs); tables get room when output is not a terminal.
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 log = logging.getLogger("clientbase.cli")
 
 PIPELINE_STEPS = ("extract_shipments", "extract_visits", "monthly_kpi")

@@ -32,6 +32,7 @@ class Settings:
     erp_url: str | None
     sfa_url: str | None
     airflow_db_name: str
+    extract_retries: int
 
     @property
     def dags_dir(self) -> Path:
@@ -75,4 +76,6 @@ def load_settings() -> Settings:
         erp_url=os.environ.get("CLIENTBASE_ERP_URL") or None,
         sfa_url=os.environ.get("CLIENTBASE_SFA_URL") or None,
         airflow_db_name=os.environ.get("CLIENTBASE_AIRFLOW_DB", "airflow"),
+        # a scheduler retries a flaky source; an interactive `clientbase run` should fail at once
+        extract_retries=int(os.environ.get("CLIENTBASE_EXTRACT_RETRIES", "2")),
     )

@@ -85,7 +85,7 @@ def extract_sql(conn: psycopg.Connection, ds: Dataset, source_url: str) -> list[
 def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources) -> list[BatchResult]:
     """Bring every named dataset into raw, in the given order (reference lists first)."""
     results: list[BatchResult] = []
-    with connect(url, autocommit=False) as conn:
+    with connect(url) as conn:
         schema.ensure_schema(conn)
         for name in dataset_names:
             ds = DATASETS[name]

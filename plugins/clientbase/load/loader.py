@@ -56,11 +56,11 @@ def _lock_dataset(conn: psycopg.Connection, dataset: str) -> None:
 
 def _create_landing(conn: psycopg.Connection, ds: Dataset) -> None:
     cols = ", ".join(f"{c.name} text" for c in ds.columns)
+    conn.execute("drop table if exists _landing")
     conn.execute(
-        "create temp table if not exists _landing (_batch_id bigint, _line_no bigint, _raw_text text, "
+        "create temp table _landing (_batch_id bigint, _line_no bigint, _raw_text text, "
         f"_malformed text, _quarantine_id bigint, {cols}) on commit drop"
     )
-    conn.execute("truncate _landing")
 
 
 def load_records(
@@ -77,6 +77,8 @@ def load_records(
     watermark: str | None = None,
 ) -> BatchResult:
     """Load one batch of records whose fields follow ``header`` (normalised column names)."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        raise RuntimeError("load_records needs a connection outside any transaction: a batch is its own transaction")
     with conn.transaction():
         _lock_dataset(conn, ds.name)
         known = conn.execute(

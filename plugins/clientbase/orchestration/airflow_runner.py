@@ -38,6 +38,8 @@ def airflow_env(settings: Settings, url: str) -> dict[str, str]:
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP": r"clientbase\..*",
         "CLIENTBASE_WAREHOUSE_URL": url,
+        # dag.test() waits out retry delays: interactive runs fail at the first error
+        "CLIENTBASE_EXTRACT_RETRIES": os.environ.get("CLIENTBASE_EXTRACT_RETRIES", "0"),
     }
 
 

@@ -48,7 +48,13 @@ def with_database(url: str, database: str) -> str:
 
 
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    """A connection in autocommit mode: every ``conn.transaction()`` block is a real transaction.
+
+    (Without autocommit, a stray query would open an implicit transaction and turn every
+    later ``transaction()`` into a mere savepoint, committing nothing until the end.)
+    """
     url = url or warehouse_url()
+    kwargs.setdefault("autocommit", True)
     try:
         return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, **kwargs)
     except psycopg.OperationalError as exc:
