@@ -181,3 +181,30 @@ def test_every_dataset_has_a_raw_table(clean_warehouse):
         tables = {r[0] for r in conn.execute(
             "select table_name from information_schema.tables where table_schema = 'raw'")}
     assert set(DATASETS) <= tables
+
+
+def test_both_extractions_at_once_on_a_new_warehouse(warehouse, tmp_path):
+    """Celery runs extract_shipments and extract_visits together: no deadlock, nothing twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from clientbase.contract import VISITS_FLOW
+    from clientbase.generate import generate
+
+    from conftest import PROJECT_SCHEMAS
+
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        for name in PROJECT_SCHEMAS:
+            conn.execute(f"drop schema if exists {name} cascade")
+    generate(tmp_path, None, months=6, clients=30, seed=3)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(extract_datasets, warehouse, flow, Sources(tmp_path))
+                   for flow in (SHIPMENTS_FLOW, VISITS_FLOW)]
+        results = [r for f in futures for r in f.result()]
+    loaded = [r for r in results if r.status == "loaded"]
+    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in results)
+    with psycopg.connect(warehouse) as conn:
+        # reference lists brought by both flows were loaded once
+        dupes = conn.execute("select count(*) from (select dataset, content_sha256 from audit.batches "
+                             "group by 1, 2 having count(*) > 1) d").fetchone()[0]
+        visits = conn.execute("select count(*) from raw.visits").fetchone()[0]
+    assert dupes == 0 and visits > 0 and loaded

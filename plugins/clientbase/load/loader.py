@@ -18,6 +18,7 @@ from psycopg import sql
 from clientbase.contract import BATCH_COLUMN, LINE_COLUMN, Dataset
 from clientbase.extract.files import Record
 from clientbase.load import rules
+from clientbase.warehouse.schema import SCHEMA_LOCK_KEY
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,12 @@ class BatchResult:
 
 
 def _lock_dataset(conn: psycopg.Connection, dataset: str) -> None:
-    """Serialise loads of one dataset (two DAGs may bring the same reference list)."""
+    """Serialise loads of one dataset (two DAGs may bring the same reference list).
+
+    The schema lock is taken first, shared: loads run side by side, while DDL (which
+    takes it exclusively) waits for them instead of deadlocking with them.
+    """
+    conn.execute("select pg_advisory_xact_lock_shared(%s)", (SCHEMA_LOCK_KEY,))
     conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"clientbase.load.{dataset}",))
 
 

@@ -7,6 +7,7 @@ Everything here is idempotent: ``ensure_schema`` runs at the start of every task
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 import psycopg
@@ -117,13 +118,40 @@ create table if not exists {REPORTING}.publications (
 """
 
 
+def _statements() -> list[str]:
+    out = [f"create schema if not exists {schema}" for schema in (RAW, AUDIT, REPORTING)]
+    out += [raw_table_ddl(ds) for ds in DATASETS.values()]
+    return out + [AUDIT_DDL, REPORTING_DDL]
+
+
+def ddl_fingerprint() -> str:
+    return hashlib.md5("\n".join(_statements()).encode()).hexdigest()
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create what is missing. Safe to call concurrently (serialised by an advisory lock)."""
+    """Create what is missing; a no-op (one SELECT) when this version's DDL already ran.
+
+    Skipping matters: ``create index if not exists`` still locks its table, so running the
+    DDL on every task deadlocked two extraction DAGs loading at the same time. Concurrent
+    first runs are serialised by an advisory lock.
+    """
+    fingerprint = ddl_fingerprint()
+    if _applied(conn) == fingerprint:
+        return
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        for schema in (RAW, AUDIT, REPORTING):
-            conn.execute(f"create schema if not exists {schema}")
-        for ds in DATASETS.values():
-            conn.execute(raw_table_ddl(ds))
-        conn.execute(AUDIT_DDL)
-        conn.execute(REPORTING_DDL)
+        if _applied(conn) == fingerprint:
+            return
+        for statement in _statements():
+            conn.execute(statement)
+        conn.execute(f"create table if not exists {AUDIT}.schema_state (ddl_md5 text not null, applied_at timestamptz not null default now())")
+        conn.execute(f"delete from {AUDIT}.schema_state")
+        conn.execute(f"insert into {AUDIT}.schema_state (ddl_md5) values (%s)", (fingerprint,))
+    log.info("warehouse schema created or updated (%s)", fingerprint[:8])
+
+
+def _applied(conn: psycopg.Connection) -> str | None:
+    if conn.execute("select to_regclass(%s)", (f"{AUDIT}.schema_state",)).fetchone()[0] is None:
+        return None
+    row = conn.execute(f"select ddl_md5 from {AUDIT}.schema_state").fetchone()
+    return row[0] if row else None
