@@ -20,8 +20,14 @@ os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# The specification's golden scenarios live beside the repository (as in CI): ../shared
+SHARED = Path(os.environ.get("CLIENTBASE_SHARED_DIR", REPO.parent / "shared")).resolve()
 SCENARIOS = SHARED / "scenarios"
+if not (SCENARIOS / "status_rules").is_dir():
+    raise pytest.UsageError(
+        f"the golden scenarios are not at {SCENARIOS}: clone the repository beside shared/ "
+        "(as CI does) or set CLIENTBASE_SHARED_DIR to the shared folder"
+    )
 
 # Every schema the project writes; dropping them gives an empty warehouse.
 PROJECT_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots",
