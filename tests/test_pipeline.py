@@ -68,6 +68,23 @@ def test_same_landing_twice_publishes_identical_tables(scenario):
         assert conn.execute("select count(*) from raw.shipments").fetchone()[0] == 59
 
 
+def test_correction_file_wins_and_republishes_the_month(scenario):
+    """A later file re-sends a line with the same key: the last version counts, the month gets version 2."""
+    url, landing = scenario
+    (landing / "shipments" / "shipments_2024-12_correction.csv").write_text(
+        "doc_id;line_no;doc_date;client_id;point_id;sku;qty;revenue;cost;manager_id;status\n"
+        "D0024;1;10.12.2024;A_regular;P_A_regular;S1;2;250,00;140;MG1;posted\n"
+    )
+    assert cli.main(["run", "--landing", str(landing), "--from", "2024-11", "--to", "2024-12"]) == 0
+    with psycopg.connect(url) as conn:
+        revenue = conn.execute("select revenue, margin from reporting.client_status_monthly "
+                               "where client_id = 'A_regular' and month = '2024-12-01'").fetchone()
+        versions = dict(conn.execute("select month::text, max(version) from reporting.publications "
+                                     "where month >= '2024-11-01' group by 1").fetchall())
+    assert [float(v) for v in revenue] == [250.0, 110.0]
+    assert versions == {"2024-11-01": 1, "2024-12-01": 2}
+
+
 def test_blocking_check_leaves_reporting_unchanged(scenario, capsys):
     url, landing = scenario
     before = reporting_fingerprint(url)
@@ -80,7 +97,7 @@ def test_blocking_check_leaves_reporting_unchanged(scenario, capsys):
     assert code == 1
     assert reporting_fingerprint(url) == before
     assert "BLOCKED" in out
-    assert "status" in out and "draft" in out
+    assert '[gx] shipments: expect_column_values_to_be_in_set(status) — 1 failing rows, e.g. ["draft"]' in out
     with psycopg.connect(url) as conn:
         passed, message = conn.execute(
             "select passed, message from audit.gate_decisions order by decision_id desc limit 1").fetchone()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from clientbase import __version__
@@ -125,7 +126,7 @@ def _report_failure(url: str, outcome) -> int:
     with connect(url) as conn:
         decision = last_decision(conn, outcome.run_id)
     if decision and not decision[0]:
-        console.print(f"[red]{decision[1]}[/]")
+        console.print(decision[1], style="red", markup=False, highlight=False)
     else:
         console.print(f"[red]{outcome.dag_id} failed[/] (run {outcome.run_id}): the failing task's log is above. "
                       "Fix the cause and rerun: every step is safe to repeat.")
@@ -171,7 +172,7 @@ class _Progress:
 def cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing).resolve() if args.landing else None
     if landing is not None and not landing.is_dir():
-        console.print(f"[red]landing folder {landing} does not exist[/]")
+        console.print(f"[red]landing folder {escape(str(landing))} does not exist[/]")
         return 2
     if landing is None and not (args.erp_url or args.sfa_url):
         console.print("[red]give --landing DIR (files) or --erp-url/--sfa-url (source databases)[/]")
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except WarehouseUnreachable as exc:
-        console.print(f"[red]{exc}[/]")
+        console.print(str(exc), style="red", markup=False, highlight=False)
         return 2
 
 

@@ -85,8 +85,8 @@ def print_status(conn: psycopg.Connection, console: Console) -> None:
         "select passed, message, decided_at from audit.gate_decisions order by decision_id desc limit 1"
     ).fetchone()
     if decision:
-        colour = "green" if decision[0] else "red"
-        console.print(f"last quality gate ({decision[2]:%Y-%m-%d %H:%M}): [{colour}]{decision[1]}[/]")
+        console.print(f"last quality gate ({decision[2]:%Y-%m-%d %H:%M}):")
+        console.print(decision[1], style="green" if decision[0] else "red", markup=False, highlight=False)
 
 
 def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None:
@@ -112,7 +112,7 @@ def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None
         (since,),
     ).fetchone()
     if decision:
-        console.print(("[green]" if decision[0] else "[red]") + decision[1] + "[/]")
+        console.print(decision[1], style="green" if decision[0] else "red", markup=False, highlight=False)
     published = conn.execute(
         "select count(*), count(*) filter (where version > 1) from reporting.publications where published_at >= %s",
         (since,),

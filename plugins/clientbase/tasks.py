@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -91,12 +92,27 @@ def resolve_months(from_month: str | None, to_month: str | None, interval_start:
     return month_range(first, last)
 
 
+RUN_DIRS_KEPT = 30
+
+
 def run_dir(run_id: str) -> Path:
+    """Artefacts of one run (dbt target and logs, GX results), kept for debugging."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
     return load_settings().run_dir / safe
 
 
+def prune_run_dirs(keep: int = RUN_DIRS_KEPT) -> None:
+    """Keep the artefacts of the latest runs only: each holds a dbt manifest of a few MB."""
+    root = load_settings().run_dir
+    if not root.is_dir():
+        return
+    runs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in runs[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def snapshot_lists(run_id: str) -> list[str]:
+    prune_run_dirs()
     url = warehouse_url()
     with connect(url, autocommit=True) as conn:
         schema.ensure_schema(conn)

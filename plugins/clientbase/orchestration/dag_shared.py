@@ -12,3 +12,23 @@ SOURCE_PARAMS = {
     "erp_url": Param(None, type=["null", "string"], description="ERP database URL (SQL mode)"),
     "sfa_url": Param(None, type=["null", "string"], description="SFA database URL (SQL mode)"),
 }
+
+
+def extract_dag_args() -> dict:
+    """The schedule and run policy both extraction DAGs share.
+
+    Daily, one run at a time (loads of a dataset serialise anyway), retries from settings:
+    a scheduler retries a flaky source, an interactive ``clientbase run`` fails at once.
+    """
+    import pendulum
+
+    from clientbase.settings import load_settings
+
+    return {
+        "schedule": "@daily",
+        "start_date": pendulum.datetime(2024, 1, 1, tz="UTC"),
+        "catchup": False,
+        "max_active_runs": 1,
+        "params": SOURCE_PARAMS,
+        "default_args": {"retries": load_settings().extract_retries, "retry_delay": pendulum.duration(minutes=5)},
+    }

@@ -56,7 +56,12 @@ class GateDecision:
         return self.checks_run - len(self.blocking_failures) - len(self.warnings)
 
     def message(self) -> str:
-        span = f"{self.months[0][:7]} … {self.months[-1][:7]}" if self.months else "no months"
+        if not self.months:
+            span = "no months"
+        elif self.months[0] == self.months[-1]:
+            span = self.months[0][:7]
+        else:
+            span = f"{self.months[0][:7]} … {self.months[-1][:7]}"
         if self.passed:
             text = f"quality gate passed for {span}: {self.checks_run} checks, {len(self.warnings)} warnings"
         else:
