@@ -255,29 +255,6 @@ def test_where_restricts_the_validated_rows(private_pg, suites):
     assert qx.blocking_failures(january) == []
 
 
-def test_results_are_stored_once_per_run(private_pg, suites):
-    relations = {"shipments": make_table(private_pg, "shipments",
-                                         clean_shipments() + [shipment(status="draft",
-                                                                       doc_id="D9")]),
-                 "visits": make_table(private_pg, "visits", clean_visits())}
-    chosen = [suites[name].with_relation(rel) for name, rel in relations.items()]
-    results = qx.validate(private_pg, chosen, PARAMS, "store-run")
-    with connection.connect(private_pg) as conn:
-        assert qx.store_results(conn, "store-run", results) == len(results)
-        assert qx.store_results(conn, "store-run", results) == len(results)  # a retry
-        rows = conn.execute(
-            "select suite, check_name, severity, success, details from audit.check_results "
-            "where run_id = 'store-run' and source = 'gx'").fetchall()
-    assert len(rows) == len(results)
-    stored = {(suite, name): (severity, success, details)
-              for suite, name, severity, success, details in rows}
-    severity, success, details = stored[("shipments", "expect_column_values_to_be_in_set(status)")]
-    assert (severity, success) == ("blocking", False)
-    assert details["unexpected_count"] == 1 and details["partial_unexpected_list"] == ["draft"]
-    assert details["relation"] == relations["shipments"]
-    assert all(success for (suite, _), (_, success, _) in stored.items() if suite == "visits")
-
-
 def test_data_docs_from_stored_results(private_pg, suites, tmp_path):
     relation = make_table(private_pg, "visits", clean_visits())
     qx.validate(private_pg, [suites["visits"].with_relation(relation)], PARAMS, "docs-run",

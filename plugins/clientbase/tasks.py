@@ -146,7 +146,7 @@ def validate(months: list[str], run_id: str) -> list[dict]:
     results = expectations.validate(warehouse_url(), suites, params, run_id,
                                    results_dir=run_dir(run_id) / "gx")
     return [asdict(gate.Check(source="gx", suite=r.suite, name=r.check_name, severity=r.severity,
-                              success=r.success, details=dict(r.observed or {}))) for r in results]
+                              success=r.success, details=r.details())) for r in results]
 
 
 def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str], run_id: str) -> list[str]:

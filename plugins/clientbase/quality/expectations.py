@@ -31,10 +31,7 @@ import time
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
-
-if TYPE_CHECKING:
-    import psycopg
+from typing import Any, Iterable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -569,35 +566,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     return str(value)
-
-
-# --------------------------------------------------------------------------- storing
-
-
-def store_results(conn: psycopg.Connection, run_id: str, results: list[CheckResult]) -> int:
-    """Write results to ``audit.check_results``; returns the number of rows written.
-
-    Idempotent per run: rows of the same run, source and suites are replaced, so a
-    retried task leaves the verdict of its last attempt, not a mix of both.
-    """
-    from psycopg.types.json import Jsonb
-
-    if not results:
-        return 0
-    rows = [(run_id, r.source, r.suite, r.check_name, r.severity, r.success, Jsonb(r.details()))
-            for r in results]
-    scopes = sorted({(r.source, r.suite) for r in results})
-    with conn.transaction():
-        with conn.cursor() as cur:
-            for source, suite in scopes:
-                cur.execute("delete from audit.check_results "
-                            "where run_id = %s and source = %s and suite = %s",
-                            (run_id, source, suite))
-            cur.executemany(
-                "insert into audit.check_results "
-                "(run_id, source, suite, check_name, severity, success, details) "
-                "values (%s, %s, %s, %s, %s, %s, %s)",
-                rows,
-            )
-    log.info("stored %d check results of run %s", len(rows), run_id)
-    return len(rows)

@@ -82,8 +82,12 @@ def decide(checks: list[Check], months: list[str]) -> GateDecision:
 
 
 def store(conn: psycopg.Connection, run_id: str, decision: GateDecision, checks: list[Check]) -> None:
-    """Keep the decision and every check's outcome (passed ones too) in the audit schema."""
+    """Keep the decision and every check's outcome (passed ones too) in the audit schema.
+
+    Idempotent per run: a rerun gate task replaces its run's check rows, not doubles them.
+    """
     with conn.transaction():
+        conn.execute("delete from audit.check_results where run_id = %s", (run_id,))
         conn.execute(
             "insert into audit.gate_decisions (run_id, months, passed, checks_run, blocking_failed, warnings, message) "
             "values (%s, %s::date[], %s, %s, %s, %s, %s)",
