@@ -620,7 +620,9 @@ def init_sql() -> str:
 
 def test_init_sql_creates_every_role_and_database_the_stack_connects_with(services):
     sql = init_sql()
-    created_roles = set(re.findall(r"ALTER ROLE (\w+)\s+LOGIN", sql))
+    # login roles get their password from the (role, :'<role>_password') rows fed to ALTER ROLE … LOGIN
+    assert "ALTER ROLE %I LOGIN" in sql
+    created_roles = set(re.findall(r"\('(\w+)',\s*:'\w+_password'\)", sql))
     created_dbs = set(re.findall(r"ALTER DATABASE (\w+)\s+OWNER TO (\w+)", sql))
     for _, value in walk_strings(services):
         for match in re.finditer(r"://(\w+):[^@]*@postgres:5432/(\w+)", value):

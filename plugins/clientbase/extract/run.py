@@ -77,7 +77,7 @@ def extract_sql(conn: psycopg.Connection, ds: Dataset, source_url: str) -> list[
     if extract is None or not extract.records:
         return []
     return [load_records(
-        conn, ds, extract.header, sql_source.iter_records(extract), source_kind="sql",
+        conn, ds, extract.header, iter(extract.records), source_kind="sql",
         source_name=source_name, content_sha256=extract.content_sha256, watermark=extract.watermark,
     )]
 

@@ -13,7 +13,7 @@ import decimal
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from clientbase.contract import Dataset
 from clientbase.extract.files import Record
@@ -81,7 +81,3 @@ def read_table(source_url: str, ds: Dataset, since: str | None) -> SqlExtract | 
     if not records:
         return SqlExtract(header, [], "", since)
     return SqlExtract(header, records, digest.hexdigest(), top if use_watermark else None)
-
-
-def iter_records(extract: SqlExtract) -> Iterator[Record]:
-    yield from extract.records

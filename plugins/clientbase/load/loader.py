@@ -187,13 +187,10 @@ def _quarantine_all(conn: psycopg.Connection, ds: Dataset, source_name: str, rea
     )
 
 
-def _check_and_insert(conn: psycopg.Connection, ds: Dataset, present: set[str], source_name: str) -> tuple[int, int]:
-    """Type-check ``_landing`` set-based; quarantine what fails; insert the rest into raw."""
-    conn.execute(
-        "insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, raw_text) "
-        "select _batch_id, %s, %s, _line_no, %s, _malformed, _raw_text from _landing where _malformed is not null",
-        (ds.name, source_name, MALFORMED),
-    )
+def _type_check(conn: psycopg.Connection, ds: Dataset, present: set[str]) -> list[str]:
+    """Build ``_checked`` from the well-formed rows of ``_landing``: typed values, type
+    errors, then (for rows without type errors) unknown-reference errors. One scan, set-based.
+    Returns the typed columns it holds."""
     cols = [c for c in ds.columns if c.name in present]
     typed = ",\n".join(f"{rules.typed(c)} as {c.name}" for c in cols)
     conn.execute("drop table if exists _checked")
@@ -206,10 +203,30 @@ def _check_and_insert(conn: psycopg.Connection, ds: Dataset, present: set[str], 
         from _landing l
         where l._malformed is null"""
     )
-    refs = [r for r in ds.references if r.column in present]
-    ref_errors = rules.reference_errors(Dataset(ds.name, ds.source, ds.columns, ds.key, tuple(refs)))
     conn.execute("alter table _checked add column _ref_errors text[]")
-    conn.execute(f"update _checked c set _ref_errors = {ref_errors} where cardinality(c._errors) = 0")
+    conn.execute(f"update _checked c set _ref_errors = {rules.reference_errors(ds, present)} "
+                 "where cardinality(c._errors) = 0")
+    return [c.name for c in cols]
+
+
+def _insert_valid(conn: psycopg.Connection, ds: Dataset, names: list[str]) -> int:
+    """Rows of ``_checked`` with no error of any kind go to raw, keeping batch and line."""
+    columns = ", ".join(names)
+    return conn.execute(
+        f"insert into raw.{ds.name} ({columns}, {BATCH_COLUMN}, {LINE_COLUMN}) "
+        f"select {columns}, _batch_id, _line_no from _checked "
+        "where cardinality(_errors) = 0 and cardinality(_ref_errors) = 0"
+    ).rowcount
+
+
+def _check_and_insert(conn: psycopg.Connection, ds: Dataset, present: set[str], source_name: str) -> tuple[int, int]:
+    """Type-check ``_landing`` set-based; quarantine what fails; insert the rest into raw."""
+    conn.execute(
+        "insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, raw_text) "
+        "select _batch_id, %s, %s, _line_no, %s, _malformed, _raw_text from _landing where _malformed is not null",
+        (ds.name, source_name, MALFORMED),
+    )
+    names = _type_check(conn, ds, present)
     conn.execute(
         """insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, record, raw_text)
         select _batch_id, %s, %s, _line_no,
@@ -220,12 +237,7 @@ def _check_and_insert(conn: psycopg.Connection, ds: Dataset, present: set[str], 
         where cardinality(_errors) > 0 or cardinality(_ref_errors) > 0""",
         (ds.name, source_name, INVALID, UNKNOWN_REFERENCE),
     )
-    names = ", ".join(c.name for c in cols)
-    loaded = conn.execute(
-        f"insert into raw.{ds.name} ({names}, {BATCH_COLUMN}, {LINE_COLUMN}) "
-        f"select {names}, _batch_id, _line_no from _checked "
-        "where cardinality(_errors) = 0 and cardinality(_ref_errors) = 0"
-    ).rowcount
+    loaded = _insert_valid(conn, ds, names)
     key = ", ".join(ds.key)
     duplicates = conn.execute(
         f"select count(*) - count(distinct ({key}, 0)) from _checked "
@@ -266,23 +278,7 @@ def release_quarantined(conn: psycopg.Connection, ds: Dataset) -> int:
         pending = conn.execute("select count(*) from _landing").fetchone()[0]
         if not pending:
             return 0
-        present = set(names)
-        cols = ds.columns
-        typed = ",\n".join(f"{rules.typed(c)} as {c.name}" for c in cols)
-        conn.execute("drop table if exists _checked")
-        conn.execute(
-            f"""create temp table _checked on commit drop as
-            select l._batch_id, l._line_no, l._quarantine_id,
-                   {rules.errors_array(ds, present)} as _errors, {typed}
-            from _landing l"""
-        )
-        conn.execute("alter table _checked add column _ref_errors text[]")
-        conn.execute(f"update _checked c set _ref_errors = {rules.reference_errors(ds)} where cardinality(c._errors) = 0")
-        released = conn.execute(
-            f"insert into raw.{ds.name} ({', '.join(names)}, {BATCH_COLUMN}, {LINE_COLUMN}) "
-            f"select {', '.join(names)}, _batch_id, _line_no from _checked "
-            "where cardinality(_errors) = 0 and cardinality(_ref_errors) = 0"
-        ).rowcount
+        released = _insert_valid(conn, ds, _type_check(conn, ds, set(names)))
         conn.execute(
             "update audit.quarantine q set released_at = clock_timestamp() from _checked c "
             "where q.quarantine_id = c._quarantine_id and cardinality(c._errors) = 0 and cardinality(c._ref_errors) = 0"

@@ -101,10 +101,10 @@ def errors_array(ds: Dataset, present: set[str]) -> str:
     return "array_remove(array[" + ", ".join(exprs) + "]::text[], null)" if exprs else "'{}'::text[]"
 
 
-def reference_errors(ds: Dataset, alias: str = "c") -> str:
+def reference_errors(ds: Dataset, present: set[str], alias: str = "c") -> str:
     """``array[...]`` of unknown-reference errors, checked against every list received so far."""
     exprs = []
-    for ref in ds.references:
+    for ref in (r for r in ds.references if r.column in present):
         exprs.append(
             f"case when {alias}.{ref.column} is not null and not exists ("
             f"select 1 from raw.{ref.dataset} r where r.{ref.key} = {alias}.{ref.column}) "

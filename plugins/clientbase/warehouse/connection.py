@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from contextlib import contextmanager
-from typing import Iterator
-
 import psycopg
 
 from clientbase.settings import Settings, load_settings
@@ -63,11 +60,3 @@ def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
             "Check that the server is up and CLIENTBASE_WAREHOUSE_URL (host, port, user, "
             "password, database) is right; unset it to use the embedded PostgreSQL."
         ) from exc
-
-
-@contextmanager
-def transaction(url: str | None = None) -> Iterator[psycopg.Connection]:
-    """One connection, one transaction: committed on success, rolled back on any error."""
-    with connect(url) as conn:
-        with conn.transaction():
-            yield conn

@@ -25,16 +25,15 @@ SELECT format('CREATE ROLE %I', r)
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
 \gexec
 
-ALTER ROLE clientbase LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'clientbase_password';
-ALTER ROLE bi_reader  LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'bi_reader_password';
-ALTER ROLE airflow    LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'airflow_password';
-ALTER ROLE metabase   LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'metabase_password';
-ALTER ROLE superset   LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS
-    PASSWORD :'superset_password';
+-- Passwords arrive as psql variables and are quoted by format(%L), never spelled here.
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L',
+              role_name, secret)
+  FROM (VALUES ('clientbase', :'clientbase_password'),
+               ('bi_reader',  :'bi_reader_password'),
+               ('airflow',    :'airflow_password'),
+               ('metabase',   :'metabase_password'),
+               ('superset',   :'superset_password')) AS roles (role_name, secret)
+\gexec
 
 -- The BI role can only read, whatever a BI tool sends; it sees `reporting` first.
 ALTER ROLE bi_reader SET default_transaction_read_only = on;
