@@ -50,14 +50,14 @@ def same(a, b) -> bool:
     return a == b
 
 
-def compare_table(url: str, table: str, expected_csv: Path) -> list[str]:
-    """Differences between ``reporting.<table>`` and the CSV; empty when every row is equal."""
+def compare_table(url: str, table: str, expected_csv: Path, schema: str = "reporting") -> list[str]:
+    """Differences between ``<schema>.<table>`` and the CSV; empty when every row is equal."""
     keys, counts = TABLE_KEYS[table]
     with open(expected_csv, newline="", encoding="utf-8") as handle:
         expected_rows = list(csv.DictReader(handle))
     columns = list(expected_rows[0].keys()) if expected_rows else list(keys)
     with psycopg.connect(url) as conn:
-        cur = conn.execute(f"select {', '.join(columns)} from reporting.{table}")
+        cur = conn.execute(f"select {', '.join(columns)} from {schema}.{table}")
         actual_rows = [dict(zip(columns, row)) for row in cur.fetchall()]
 
     def index(rows):

@@ -1,4 +1,5 @@
--- Client x month of the spine: net posted revenue, margin and activity (metrics.md §1).
+-- Client x month of the spine: net posted revenue, margin and activity (metrics.md §1), and
+-- the month's last shipment date (latest posted line of positive quantity, §3 rotation).
 -- Cancelled lines count nowhere; a month without lines has revenue 0 and margin 0.
 
 with
@@ -21,6 +22,8 @@ posted_shipment_lines as (
     select
         client_id,
         shipment_month,
+        doc_date,
+        qty,
         revenue,
         cost
     from {{ ref('stg_shipments') }}
@@ -36,7 +39,8 @@ client_month_lines as (
         count(*) as shipment_lines,
         count(*) filter (where cost is null) as shipment_lines_without_cost,
         sum(revenue) as revenue,
-        sum(cost) as cost
+        sum(cost) as cost,
+        max(doc_date) filter (where qty > 0) as last_shipment_date
     from posted_shipment_lines
     group by
         client_id,
@@ -67,7 +71,8 @@ final as (
             when client_month_lines.shipment_lines_without_cost > 0 then null
             else client_month_lines.revenue - client_month_lines.cost
         end as margin,
-        coalesce(client_month_lines.revenue, 0) > {{ var('akb_min_revenue') }} as is_active
+        coalesce(client_month_lines.revenue, 0) > {{ var('akb_min_revenue') }} as is_active,
+        client_month_lines.last_shipment_date as month_last_shipment_date
     from client_months
     left join client_month_lines
         on client_months.client_id = client_month_lines.client_id

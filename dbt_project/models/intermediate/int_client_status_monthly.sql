@@ -30,12 +30,12 @@ activity_history as (
         count(*) filter (where is_active) over (
             partition by client_id
             order by month
-            range between {{ months_interval(var('status_window_months') - 1) }} preceding and current row
+            range between {{ months_interval(var('last_months_window') - 1) }} preceding and current row
         ) as active_months_in_window,
         count(*) filter (where is_active) over (
             partition by client_id
             order by month
-            range between {{ months_interval(var('status_window_months')) }} preceding
+            range between {{ months_interval(var('last_months_window')) }} preceding
                 and {{ months_interval(1) }} preceding
         ) as active_months_before
     from client_months
@@ -50,7 +50,7 @@ return_months as (
             when first_active_month_overall <= month then first_active_month_overall
         end as first_active_month,
         -- R: active, after the first active month, and inactive in each of the
-        -- status_window_months before it (the client was lost in R-1).
+        -- last_months_window before it (the client was lost in R-1).
         is_active
             and month > first_active_month_overall
             and active_months_before = 0 as is_return_month

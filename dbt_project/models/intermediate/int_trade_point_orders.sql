@@ -1,0 +1,51 @@
+-- Trade point x day with at least one posted line of positive quantity: one order (metrics.md §5).
+-- Two waybills to one point on one day are one order. An order is effective when it holds at
+-- least var effective_order_min_skus distinct SKUs of positive quantity and the net revenue of
+-- all posted lines of that point and day is at least var effective_order_min_revenue.
+
+with
+
+posted_shipment_lines as (
+
+    select
+        point_id,
+        doc_date,
+        sku,
+        qty,
+        revenue
+    from {{ ref('stg_shipments') }}
+    where status = 'posted'
+
+),
+
+point_days as (
+
+    select
+        point_id,
+        doc_date as order_date,
+        date_trunc('month', doc_date)::date as order_month,
+        count(distinct sku) filter (where qty > 0) as positive_skus,
+        sum(revenue) as revenue
+    from posted_shipment_lines
+    group by
+        point_id,
+        doc_date
+
+),
+
+final as (
+
+    select
+        point_id,
+        order_date,
+        order_month,
+        positive_skus,
+        revenue,
+        positive_skus >= {{ var('effective_order_min_skus') }}
+            and revenue >= {{ var('effective_order_min_revenue') }} as is_effective
+    from point_days
+    where positive_skus > 0
+
+)
+
+select * from final

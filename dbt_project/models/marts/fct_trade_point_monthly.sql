@@ -1,0 +1,89 @@
+-- One row per trade point of any census list x month of the spine: the point's as-of census
+-- attributes (territory, channel, assigned rep, in the ОКБ), its activity, orders and visits of
+-- the month, and the trailing-window measures of coverage (metrics.md §4) and СТТ (§5).
+-- "The last 3 months" is var last_months_window; at quarter-end months (Mar, Jun, Sep, Dec)
+-- M-2 .. M is exactly the quarter, so the 3-month figures are the quarter's.
+
+with
+
+point_activity as (
+
+    select * from {{ ref('int_trade_point_activity_monthly') }}
+
+),
+
+point_attributes as (
+
+    select * from {{ ref('int_trade_point_attributes_monthly') }}
+
+),
+
+point_windows as (
+
+    select
+        point_id,
+        month,
+        count(*) filter (where is_active) over last_months as active_months_in_window,
+        sum(planned_visits) over last_months as planned_visits_in_window,
+        sum(effective_orders) over last_months as effective_orders_in_window
+    from point_activity
+    window last_months as (
+        partition by point_id
+        order by month
+        range between {{ months_interval(var('last_months_window') - 1) }} preceding and current row
+    )
+
+),
+
+point_months as (
+
+    select
+        point_activity.month,
+        point_activity.point_id,
+        point_attributes.client_id,
+        point_attributes.territory,
+        coalesce(point_attributes.channel, '{{ var("unspecified_dimension_value") }}') as channel,
+        point_attributes.rep_id,
+        coalesce(point_attributes.is_in_census, false) as is_in_okb,
+        point_activity.planned_visits > 0 as is_in_pakb,
+        point_activity.is_active as is_in_akb,
+        point_activity.shipment_lines,
+        point_activity.revenue,
+        point_activity.margin,
+        point_activity.orders,
+        point_activity.effective_orders,
+        point_activity.planned_visits,
+        point_activity.actual_visits,
+        point_windows.active_months_in_window,
+        point_windows.active_months_in_window > 0 as is_in_akb_3m,
+        point_windows.active_months_in_window = {{ var('last_months_window') }} as is_in_stable_akb_3m,
+        point_windows.planned_visits_in_window,
+        point_windows.effective_orders_in_window
+    from point_activity
+    inner join point_windows
+        on point_activity.point_id = point_windows.point_id
+        and point_activity.month = point_windows.month
+    left join point_attributes
+        on point_activity.point_id = point_attributes.point_id
+        and point_activity.month = point_attributes.month
+
+),
+
+final as (
+
+    select
+        *,
+        case
+            when planned_visits_in_window > 0
+                then effective_orders_in_window::numeric / planned_visits_in_window
+        end as stt_ratio_3m,
+        coalesce(
+            planned_visits_in_window > 0
+            and effective_orders_in_window::numeric / planned_visits_in_window > {{ var('stt_threshold') }},
+            false
+        ) as is_stt_3m
+    from point_months
+
+)
+
+select * from final

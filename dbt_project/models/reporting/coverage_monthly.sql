@@ -1,0 +1,106 @@
+-- reporting.coverage_monthly (metrics.md §4, §7): month x dimension x value, trade points by
+-- their as-of census attributes: total (value 'all'), territory, assigned rep and channel.
+-- Ratios are NULL where the denominator is 0.
+
+with
+
+point_months as (
+
+    select * from {{ ref('fct_trade_point_monthly') }}
+
+),
+
+point_dimensions as (
+
+    select
+        month,
+        'total' as dimension,
+        'all' as dimension_value,
+        is_in_okb,
+        is_in_pakb,
+        is_in_akb,
+        is_in_akb_3m,
+        is_in_stable_akb_3m
+    from point_months
+
+    union all
+
+    select
+        month,
+        'territory' as dimension,
+        territory as dimension_value,
+        is_in_okb,
+        is_in_pakb,
+        is_in_akb,
+        is_in_akb_3m,
+        is_in_stable_akb_3m
+    from point_months
+
+    union all
+
+    select
+        month,
+        'rep' as dimension,
+        rep_id as dimension_value,
+        is_in_okb,
+        is_in_pakb,
+        is_in_akb,
+        is_in_akb_3m,
+        is_in_stable_akb_3m
+    from point_months
+
+    union all
+
+    select
+        month,
+        'channel' as dimension,
+        channel as dimension_value,
+        is_in_okb,
+        is_in_pakb,
+        is_in_akb,
+        is_in_akb_3m,
+        is_in_stable_akb_3m
+    from point_months
+
+),
+
+coverage_counts as (
+
+    select
+        month,
+        dimension,
+        dimension_value,
+        count(*) filter (where is_in_okb) as okb,
+        count(*) filter (where is_in_pakb) as pakb,
+        count(*) filter (where is_in_akb) as akb,
+        count(*) filter (where is_in_akb_3m) as akb_3m,
+        count(*) filter (where is_in_stable_akb_3m) as stable_akb_3m,
+        count(*) as points
+    from point_dimensions
+    group by
+        month,
+        dimension,
+        dimension_value
+
+),
+
+final as (
+
+    select
+        month,
+        dimension,
+        dimension_value,
+        okb,
+        pakb,
+        akb,
+        case when pakb > 0 then akb::numeric / pakb end as coverage_pakb,
+        case when okb > 0 then akb::numeric / okb end as coverage_okb,
+        akb_3m,
+        stable_akb_3m,
+        case when akb_3m > 0 then stable_akb_3m::numeric / akb_3m end as stability_3m,
+        points
+    from coverage_counts
+
+)
+
+select * from final

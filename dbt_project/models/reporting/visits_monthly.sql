@@ -1,0 +1,97 @@
+-- reporting.visits_monthly (metrics.md §5, §7): month x rep, every measure attributed via the
+-- point's assigned rep as of the month (not the rep on the plan or visit row). One row for
+-- every rep assigned to at least one census point in the month. Rep-cost ratios only where
+-- rep_costs has the rep's month; ratios are NULL where the denominator is 0.
+
+with
+
+point_months as (
+
+    select * from {{ ref('fct_trade_point_monthly') }}
+
+),
+
+rep_costs as (
+
+    select
+        cost_month,
+        rep_id,
+        coalesce(salary, 0) + coalesce(car_cost, 0) + coalesce(fuel_cost, 0) as rep_cost
+    from {{ ref('stg_rep_costs') }}
+
+),
+
+rep_months as (
+
+    select
+        month,
+        rep_id,
+        count(*) as assigned_points,
+        sum(planned_visits) as planned_visits,
+        sum(actual_visits) as actual_visits,
+        sum(orders) as orders,
+        sum(effective_orders) as effective_orders,
+        count(*) filter (where is_stt_3m) as stt_3m,
+        count(*) filter (where is_in_akb) as akb,
+        count(*) filter (where is_in_akb_3m) as akb_3m,
+        sum(revenue) as revenue,
+        case
+            when count(*) filter (where margin is null) = 0 then sum(margin)
+        end as margin
+    from point_months
+    where rep_id is not null
+    group by
+        month,
+        rep_id
+
+),
+
+rep_month_ratios as (
+
+    select
+        rep_months.*,
+        rep_costs.rep_cost,
+        case when planned_visits > 0 then orders::numeric / planned_visits end as visit_effectiveness,
+        case when planned_visits > 0 then effective_orders::numeric / planned_visits end as kpd_effectiveness,
+        case when akb_3m > 0 then stt_3m::numeric / akb_3m end as stt_share,
+        case when planned_visits > 0 then rep_costs.rep_cost / planned_visits end as cost_per_visit,
+        case when orders > 0 then rep_costs.rep_cost / orders end as cost_per_order,
+        case when rep_costs.rep_cost is not null and orders > 0 then margin / orders end as margin_per_order
+    from rep_months
+    left join rep_costs
+        on rep_months.month = rep_costs.cost_month
+        and rep_months.rep_id = rep_costs.rep_id
+
+),
+
+final as (
+
+    select
+        month,
+        rep_id,
+        planned_visits,
+        actual_visits,
+        orders,
+        effective_orders,
+        visit_effectiveness,
+        kpd_effectiveness,
+        stt_3m,
+        akb_3m,
+        stt_share,
+        rep_cost,
+        cost_per_visit,
+        cost_per_order,
+        margin_per_order,
+        case
+            when margin_per_order <> 0
+                then (margin_per_order - cost_per_order) / margin_per_order
+        end as useful_income_share,
+        akb,
+        assigned_points,
+        revenue,
+        margin
+    from rep_month_ratios
+
+)
+
+select * from final
