@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint clean stop
+.PHONY: install demo test lint clean stop docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: install  ## generate a demo distributor, run the whole pipeline, print the
 
 test: install  ## the test suite (starts its own embedded PostgreSQL)
 	$(BIN)/python -m pytest
+
+docs: install  ## dbt docs (lineage) + GX Data Docs (data quality), served on http://127.0.0.1:8080
+	$(BIN)/python -m clientbase.docs --serve
 
 stop:  ## stop the embedded PostgreSQL of the demo
 	$(BIN)/clientbase stop

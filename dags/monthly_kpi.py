@@ -1,16 +1,18 @@
 """The month close: dbt snapshots and build, Great Expectations, the quality gate, publication.
 
 A scheduled run closes the month its data interval covers; a backfill is one run with
-params from_month/to_month, publishing each month as its own mapped task.
+params from_month/to_month, publishing each month as its own mapped task. Everything from
+the snapshots to the last publication runs under the warehouse's month-close lock (setup
+task ``month_close_lock``, teardown ``month_close_unlock``): two month closes never interleave.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, setup, task, teardown
 
 from clientbase import tasks
-from clientbase.orchestration.dag_shared import RAW, REPORTING
+from clientbase.orchestration.dag_shared import FAILURE_NOTIFICATION, RAW, REPORTING
 
 
 @dag(
@@ -23,12 +25,25 @@ from clientbase.orchestration.dag_shared import RAW, REPORTING
     params={
         "from_month": Param(None, type=["null", "string"], description="first month to publish, YYYY-MM"),
         "to_month": Param(None, type=["null", "string"], description="last month to publish, YYYY-MM"),
+        "thresholds": Param({}, type="object",
+                            description="this run's overrides of dbt vars (metrics.md thresholds), "
+                                        'e.g. {"stt_threshold": 0.8}'),
     },
     # a failed check must not be retried into a pass: fail once, loudly
-    default_args={"retries": 0},
+    default_args={"retries": 0, **FAILURE_NOTIFICATION},
     tags=["clientbase", "transform", "quality", "publish"],
 )
 def monthly_kpi():
+    @setup
+    def month_close_lock() -> dict:
+        """Wait (bounded) for any other month close, then hold the lock for this run."""
+        ctx = get_current_context()
+        return tasks.acquire_month_close(ctx["run_id"], ctx["dag"].dag_id)
+
+    @teardown
+    def month_close_unlock() -> bool:
+        return tasks.release_month_close(get_current_context()["run_id"])
+
     @task
     def months_to_close() -> list[str]:
         ctx = get_current_context()
@@ -40,30 +55,35 @@ def monthly_kpi():
     def dbt_snapshot_lists() -> list[str]:
         return tasks.snapshot_lists(get_current_context()["run_id"])
 
-    @task
-    def dbt_build(months: list[str]) -> list[dict]:
-        return tasks.build(months, get_current_context()["run_id"])
+    @task(multiple_outputs=True)
+    def dbt_build(months: list[str]) -> dict:
+        ctx = get_current_context()
+        return tasks.build(months, ctx["run_id"], ctx["params"].get("thresholds"))
 
     @task
     def great_expectations(months: list[str]) -> list[dict]:
-        return tasks.validate(months, get_current_context()["run_id"])
+        ctx = get_current_context()
+        return tasks.validate(months, ctx["run_id"], ctx["params"].get("thresholds"))
 
     @task
     def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str]) -> list[str]:
         return tasks.quality_gate(dbt_checks, gx_checks, months, get_current_context()["run_id"])
 
     @task(outlets=[REPORTING], max_active_tis_per_dag=1)
-    def publish(month: str) -> dict:
-        return tasks.publish(month, get_current_context()["run_id"])
+    def publish(month: str, dbt_version: str | None) -> dict:
+        return tasks.publish(month, get_current_context()["run_id"], dbt_version)
 
+    lock = month_close_lock()
     months = months_to_close()
     snapshots = dbt_snapshot_lists()
+    lock >> snapshots
     built = dbt_build(months)
     snapshots >> built
     checked = great_expectations(months)
     built >> checked
-    gated = quality_gate(built, checked, months)
-    publish.expand(month=gated)
+    gated = quality_gate(built["checks"], checked, months)
+    published = publish.partial(dbt_version=built["dbt_version"]).expand(month=gated)
+    published >> month_close_unlock().as_teardown(setups=lock)
 
 
 monthly_kpi()

@@ -31,7 +31,7 @@ if not (SCENARIOS / "status_rules").is_dir():
 
 # Every schema the project writes; dropping them gives an empty warehouse.
 PROJECT_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots",
-                   "reporting_stage", "reporting", "seeds")
+                   "reporting_stage", "reporting", "reporting_history", "seeds")
 
 
 @pytest.fixture(scope="session")

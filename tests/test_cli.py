@@ -50,3 +50,37 @@ def test_bad_month_argument_is_explained():
     assert resolve_months("2023-11", "2024-02", None) == ["2023-11-01", "2023-12-01", "2024-01-01", "2024-02-01"]
     with pytest.raises(ValueError, match="'from' is after 'to'"):
         resolve_months("2024-05", "2024-03", None)
+
+
+def test_run_refuses_an_unknown_threshold(tmp_path, capsys):
+    (tmp_path / "shipments").mkdir()
+    assert cli.main(["run", "--landing", str(tmp_path), "--set", "stt_treshold=0.8"]) == 2
+    out = capsys.readouterr().out
+    assert "unknown threshold(s) stt_treshold" in out and "stt_threshold" in out
+    assert cli.main(["run", "--landing", str(tmp_path), "--set", "stt_threshold"]) == 2
+    assert "write NAME=VALUE" in capsys.readouterr().out
+
+
+def test_run_with_a_threshold_override(airflow_ready, tmp_path):
+    """--set reaches dbt and the GX suites of the same run: both use rotation_after_months = 6."""
+    import psycopg
+
+    from conftest import reset_warehouse
+
+    url = airflow_ready
+    reset_warehouse(url)
+    landing = tmp_path / "landing"
+    shutil.copytree(SCENARIOS / "status_rules" / "landing", landing)
+    args = ["run", "--landing", str(landing), "--from", "2023-09", "--to", "2023-09"]
+    assert cli.main([*args, "--set", "rotation_after_months=6"]) == 0
+    with psycopg.connect(url) as conn:
+        overridden = conn.execute("select client_id, months_inactive from reporting.rotation_candidates "
+                                  "order by client_id").fetchall()
+    assert cli.main(args) == 0
+    with psycopg.connect(url) as conn:
+        default = conn.execute("select client_id, months_inactive from reporting.rotation_candidates "
+                               "order by client_id").fetchall()
+        versions = conn.execute("select max(version) from reporting.publications").fetchone()[0]
+    assert overridden and all(m >= 6 for _, m in overridden)
+    assert len(default) > len(overridden) and min(m for _, m in default) == 2
+    assert versions == 2  # the default thresholds changed the month: republished

@@ -47,7 +47,9 @@ REQUIRED_SERVICES = {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES,
 BI_SERVICES = ("metabase", "superset-init", "superset")
 DAG_IDS = ("extract_shipments", "extract_visits", "monthly_kpi")
 WAREHOUSE_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots",
-                     "reporting_stage", "reporting")
+                     "reporting_stage", "reporting", "reporting_history")
+LOADER, TRANSFORMER = "clientbase_loader", "clientbase_transformer"
+TRANSFORMER_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "reporting_stage")  # dbt's
 
 # The compose specification's top-level and service-level properties (compose-spec,
 # schema/compose-spec.json), for a cheap structural check in place of `docker compose config`.
@@ -73,6 +75,9 @@ DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_complete
 RESTART_VALUES = {"no", "always", "on-failure", "unless-stopped"}
 
 SECRET_ENV_NAME = re.compile(r"(PASSWORD|_PASS$|SECRET|FERNET|_KEY$|AUTH$|TOKEN)")
+# Secrets of optional features: empty by default (`${NAME:-}`, the feature is off), never a value.
+OPTIONAL_SECRETS = {"CLIENTBASE_NOTIFY_SMTP_PASSWORD"}
+OPTIONAL_INTERPOLATION = re.compile(r"^\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*):-\}$")
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
 REQUIRED_INTERPOLATION = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}$")
 URL_USERINFO = re.compile(r"://(?P<user>[^:/@\s]*):(?P<password>\$\{[^}]*\}|[^@\s]*)@")
@@ -459,6 +464,10 @@ def test_airflow_env_points_at_the_mounted_project(services, compose):
         # A warehouse URL is set, so the code never starts its embedded development server.
         assert env["CLIENTBASE_WAREHOUSE_URL"].startswith("postgresql://clientbase:")
         assert env["CLIENTBASE_WAREHOUSE_URL"].endswith("@postgres:5432/clientbase")
+        # ... and the tasks connect as the least-privilege roles the init script creates
+        for key, user, secret in (("CLIENTBASE_LOADER_URL", LOADER, "CLIENTBASE_LOADER_PASSWORD"),
+                                  ("CLIENTBASE_TRANSFORMER_URL", TRANSFORMER, "CLIENTBASE_TRANSFORMER_PASSWORD")):
+            assert env[key] == f"postgresql://{user}:${{{secret}:?set {secret} in docker/.env}}@postgres:5432/clientbase"
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql")
         assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379/0" in env["AIRFLOW__CELERY__BROKER_URL"]
@@ -565,6 +574,9 @@ def test_metabase_uses_its_own_app_db_and_documents_bi_reader(services):
 def test_secrets_come_only_from_required_environment_variables(services):
     for name, service in services.items():
         for key, value in env_of(service).items():
+            optional = OPTIONAL_INTERPOLATION.match(value)
+            if optional and optional["name"] in OPTIONAL_SECRETS:
+                continue
             if SECRET_ENV_NAME.search(key):
                 assert REQUIRED_INTERPOLATION.match(value), f"{name}.{key} must be ${{VAR:?...}}, got {value!r}"
         for path, value in walk_strings(service):
@@ -582,7 +594,9 @@ def test_secrets_come_only_from_required_environment_variables(services):
 def test_only_non_secret_values_have_defaults(compose):
     for path, value in walk_strings(compose):
         for match in interpolations(value):
-            if SECRET_ENV_NAME.search(match["name"]):
+            if match["name"] in OPTIONAL_SECRETS:
+                assert match["op"] == ":-" and match["arg"] == "", f"{'.'.join(path)}: {match['name']} has a default"
+            elif SECRET_ENV_NAME.search(match["name"]):
                 assert match["op"] in (":?", "?"), f"{'.'.join(path)}: secret {match['name']} has a default"
 
 
@@ -601,7 +615,7 @@ def test_env_example_lists_every_variable_and_no_secret_value(compose):
 
 
 def test_compose_resolves_with_the_secrets_set_and_refuses_without_them(compose):
-    secrets = {name: "x" for name in env_example() if SECRET_ENV_NAME.search(name)}
+    secrets = {name: "x" for name in env_example() if SECRET_ENV_NAME.search(name) and name not in OPTIONAL_SECRETS}
     for _, value in walk_strings(compose):
         interpolate(value, secrets)  # every required variable is among the documented secrets
     for name in secrets:
@@ -629,11 +643,12 @@ def test_init_sql_creates_every_role_and_database_the_stack_connects_with(servic
             user, db = match.groups()
             assert user in created_roles, f"role {user} is never created"
             assert db in {d for d, _ in created_dbs}, f"database {db} is never created"
-    assert {"clientbase", "bi_reader", "airflow", "metabase", "superset"} <= created_roles
+    assert {"clientbase", "clientbase_loader", "clientbase_transformer", "bi_reader", "airflow", "metabase",
+            "superset"} <= created_roles
     assert ("clientbase", "clientbase") in created_dbs and ("metabase", "metabase") in created_dbs
     env = env_of(services["postgres"])
-    for var in ("CLIENTBASE_OWNER_PASSWORD", "BI_READER_PASSWORD", "AIRFLOW_DB_PASSWORD",
-                "METABASE_DB_PASSWORD", "SUPERSET_DB_PASSWORD"):
+    for var in ("CLIENTBASE_OWNER_PASSWORD", "CLIENTBASE_LOADER_PASSWORD", "CLIENTBASE_TRANSFORMER_PASSWORD",
+                "BI_READER_PASSWORD", "AIRFLOW_DB_PASSWORD", "METABASE_DB_PASSWORD", "SUPERSET_DB_PASSWORD"):
         assert env[var] == f"${{{var}:?set {var} in docker/.env}}"
         assert var in INIT_SCRIPT.read_text()
 
@@ -649,23 +664,30 @@ def test_init_sql_grants_bi_reader_reporting_only():
     assert "default_transaction_read_only = on" in sql
 
 
+def run_init_script(socket_dir: str) -> None:
+    """docker/postgres/initdb/10-clientbase.sh as the image runs it (superuser, Unix socket)."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    env = {**os.environ, "PATH": f"{POSTGRES_BIN_PATH}:{os.environ['PATH']}", "PGHOST": socket_dir,
+           "POSTGRES_USER": "postgres", "CLIENTBASE_OWNER_PASSWORD": "owner-pw",
+           "CLIENTBASE_LOADER_PASSWORD": "loader-pw", "CLIENTBASE_TRANSFORMER_PASSWORD": "transformer-pw",
+           "BI_READER_PASSWORD": "bi-pw", "AIRFLOW_DB_PASSWORD": "af-pw",
+           "METABASE_DB_PASSWORD": "mb-pw", "SUPERSET_DB_PASSWORD": "it's a 'quoted' pw"}
+    result = subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def initialised_server():
     """A PostgreSQL 16 (pgserver wheel) after docker/postgres/initdb/10-clientbase.sh ran twice."""
     import pgserver  # a project dependency: the embedded development server uses it too
-    from pgserver._commands import POSTGRES_BIN_PATH
 
     root = Path(tempfile.mkdtemp(prefix="cb-initdb-", dir="/tmp"))
     server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
     try:
         socket_dir = re.search(r"host=([^&]+)", server.get_uri())[1]
-        env = {**os.environ, "PATH": f"{POSTGRES_BIN_PATH}:{os.environ['PATH']}", "PGHOST": socket_dir,
-               "POSTGRES_USER": "postgres", "CLIENTBASE_OWNER_PASSWORD": "owner-pw",
-               "BI_READER_PASSWORD": "bi-pw", "AIRFLOW_DB_PASSWORD": "af-pw",
-               "METABASE_DB_PASSWORD": "mb-pw", "SUPERSET_DB_PASSWORD": "it's a 'quoted' pw"}
         for _ in range(2):  # the second run proves it idempotent
-            result = subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=120)
-            assert result.returncode == 0, result.stdout + result.stderr
+            run_init_script(socket_dir)
         yield socket_dir
     finally:
         server.cleanup()
@@ -697,7 +719,8 @@ def test_init_creates_the_warehouse_owned_by_clientbase(initialised_server):
         owners = dict(conn.execute(
             "select nspname, pg_get_userbyid(nspowner) from pg_namespace where nspname = any(%s)",
             (list(WAREHOUSE_SCHEMAS),)).fetchall())
-        assert owners == {schema: "clientbase" for schema in WAREHOUSE_SCHEMAS}
+        assert owners == {schema: TRANSFORMER if schema in TRANSFORMER_SCHEMAS else "clientbase"
+                          for schema in WAREHOUSE_SCHEMAS}
 
 
 def test_bi_reader_reads_reporting_tables_the_pipeline_creates_later(initialised_server):
@@ -739,3 +762,83 @@ def test_application_roles_own_their_database(initialised_server):
         with _connect(initialised_server, user, user) as conn:
             conn.execute("create table if not exists probe (x int)")
             conn.execute("drop table probe")
+
+
+def test_airflow_init_applies_the_schema_and_grants_as_the_owner(services):
+    """The tasks' roles cannot apply DDL: the owner does it once per deployment, before them."""
+    script = "\n".join(argv(services["airflow-init"].get("command")))
+    assert re.search(r"^\s*clientbase roles'?$", script, re.M), script
+    assert script.index("clientbase roles") > script.index("airflow db migrate")
+
+
+@pytest.fixture(scope="module")
+def pipeline_roles_granted(initialised_server):
+    """What airflow-init's `clientbase roles` does, as the owner (no CREATEROLE): DDL, grants."""
+    from clientbase.settings import Roles
+    from clientbase.warehouse import roles, schema
+
+    with _connect(initialised_server, "clientbase") as owner:
+        schema.ensure_schema(owner)
+        report = roles.ensure_roles(owner, Roles())
+    assert not report.creates_roles and not report.refused, report.refused
+    return initialised_server
+
+
+def test_loader_writes_raw_and_audit_but_cannot_read_reporting(pipeline_roles_granted):
+    import psycopg
+
+    with _connect(pipeline_roles_granted, LOADER) as loader:
+        loader.execute("select ddl_md5 from audit.schema_state")  # ensure_schema's read path
+        batch = loader.execute(
+            "insert into audit.batches (dataset, source_kind, source_name, content_sha256, status) "
+            "values ('managers', 'file', 'probe.csv', 'probe', 'loaded') returning batch_id").fetchone()[0]
+        loader.execute("insert into raw.managers (manager_id, _batch_id, _line_no) values ('M', %s, 1)", (batch,))
+        for forbidden in ("select * from reporting.publications", "create table raw.sneaky (x int)",
+                          "create table reporting.sneaky (x int)", "select * from marts.anything",
+                          "insert into audit.gate_decisions (run_id, months, passed, checks_run, blocking_failed, "
+                          "warnings, message) values ('r', '{}', true, 0, 0, 0, 'probe')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                loader.execute(forbidden)
+
+
+def test_transformer_builds_and_publishes_but_cannot_write_raw(pipeline_roles_granted):
+    import psycopg
+
+    with _connect(pipeline_roles_granted, TRANSFORMER) as transformer:
+        transformer.execute("select ddl_md5 from audit.schema_state")
+        transformer.execute("select count(*) from raw.managers, audit.batches")
+        transformer.execute("create table if not exists marts.dbt_probe as select 1 as x")
+        transformer.execute("create table if not exists reporting_stage.pub_probe (month date, value int)")
+        # the publisher: create like the candidate, ALTER, index, history table, publication row
+        transformer.execute("create table if not exists reporting.pub_probe (like reporting_stage.pub_probe)")
+        transformer.execute("alter table reporting.pub_probe add column if not exists extra int")
+        transformer.execute("create index if not exists pub_probe_month_idx on reporting.pub_probe (month)")
+        transformer.execute("create table if not exists reporting_history.pub_probe (like reporting.pub_probe)")
+        transformer.execute("insert into audit.gate_decisions (run_id, months, passed, checks_run, blocking_failed, "
+                            "warnings, message) values ('r', '{}', true, 0, 0, 0, 'probe')")
+        transformer.execute("insert into reporting.publications (month, version, row_counts, content_md5, "
+                            "checks_passed, checks_warned) values ('2024-01-01', 1, '{}', 'probe', 0, 0)")
+        for forbidden in ("insert into raw.managers (manager_id, _batch_id, _line_no) values ('X', 1, 1)",
+                          "update raw.managers set manager_id = 'X'", "delete from audit.batches",
+                          "create table raw.sneaky (x int)"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                transformer.execute(forbidden)
+    with _connect(pipeline_roles_granted, "bi_reader") as bi:
+        bi.execute("select * from reporting.pub_probe")  # tables the transformer creates are readable
+
+
+def test_rerunning_the_init_script_hands_what_the_owner_built_to_the_transformer(pipeline_roles_granted):
+    """A volume whose pipeline ran as the owner: the re-applied init script fixes ownership."""
+    with _connect(pipeline_roles_granted, "clientbase") as owner:
+        owner.execute("create table if not exists marts.owner_built (x int)")
+        owner.execute("create table if not exists reporting.owner_published (month date)")
+    run_init_script(pipeline_roles_granted)
+    with _connect(pipeline_roles_granted, "postgres") as conn:
+        owners = dict(conn.execute(
+            "select relnamespace::regnamespace::text || '.' || relname, pg_get_userbyid(relowner) from pg_class "
+            "where oid = any(array['marts.owner_built', 'reporting.owner_published', "
+            "'reporting.publications']::regclass[])").fetchall())
+    assert owners == {"marts.owner_built": TRANSFORMER, "reporting.owner_published": TRANSFORMER,
+                      "reporting.publications": "clientbase"}
+    with _connect(pipeline_roles_granted, TRANSFORMER) as transformer:
+        transformer.execute("alter table reporting.owner_published add column if not exists extra int")

@@ -5,6 +5,7 @@ Order matters inside this module: the scenario is loaded once, then rerun, then 
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -33,10 +34,17 @@ def reporting_fingerprint(url: str) -> dict[str, str]:
     return out
 
 
+def drop_history(url: str) -> None:
+    """reporting_history is not among the schemas conftest's reset drops."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop schema if exists reporting_history cascade")
+
+
 @pytest.fixture(scope="module")
 def scenario(airflow_ready, tmp_path_factory) -> tuple[str, Path]:
     """status_rules loaded and published for 2023-01 … 2024-12 through `clientbase run`."""
     url = airflow_ready
+    drop_history(url)
     reset_warehouse(url)
     landing = tmp_path_factory.mktemp("status_rules") / "landing"
     shutil.copytree(STATUS_RULES / "landing", landing)
@@ -44,7 +52,7 @@ def scenario(airflow_ready, tmp_path_factory) -> tuple[str, Path]:
     return url, landing
 
 
-@pytest.mark.parametrize("table", ["client_status_monthly", "status_summary_monthly", "status_flow_monthly"])
+@pytest.mark.parametrize("table", PUBLISHED_TABLES)
 def test_status_rules_scenario_matches_expected(scenario, table):
     url, _ = scenario
     problems = compare_table(url, table, STATUS_RULES / "expected" / f"{table}.csv")
@@ -85,6 +93,37 @@ def test_correction_file_wins_and_republishes_the_month(scenario):
     assert versions == {"2024-11-01": 1, "2024-12-01": 2}
 
 
+def test_republished_month_keeps_version_1_in_history(scenario):
+    """After the correction above: what managers saw before it is still there, and when."""
+    from importlib.metadata import version
+
+    from clientbase.publish.history import rows_as_of, versions_as_of
+
+    url, _ = scenario
+    month = dt.date(2024, 12, 1)
+    tick = dt.timedelta(microseconds=1)
+    with psycopg.connect(url) as conn:
+        (v1_at, v1_dbt, v1_counts), (v2_at, v2_dbt, v2_counts) = conn.execute(
+            "select published_at, dbt_version, row_counts from reporting.publications "
+            "where month = %s order by version", (month,)).fetchall()
+        for table in PUBLISHED_TABLES:  # every table of version 1 is kept whole; version 2 is current
+            kept, current = conn.execute(
+                f"select (select count(*) from reporting_history.{table} where month = %s and version = 1 "
+                f"and published_at = %s and replaced_at = %s), (select count(*) from reporting.{table} "
+                "where month = %s)", (month, v1_at, v2_at, month)).fetchone()
+            assert (kept, current) == (v1_counts[table], v2_counts[table]), table
+        old = conn.execute("select revenue from reporting_history.client_status_monthly "
+                           "where month = %s and client_id = 'A_regular'", (month,)).fetchone()[0]
+        seen = {at: [float(r["revenue"]) for r in rows_as_of(conn, "client_status_monthly", at)
+                     if r["client_id"] == "A_regular" and r["month"] == month]
+                for at in (v1_at - tick, v2_at - tick, v2_at)}
+        assert versions_as_of(conn, v2_at - tick)[month.isoformat()] == 1
+        assert versions_as_of(conn, v2_at)[month.isoformat()] == 2
+    assert float(old) != 250.0
+    assert seen == {v1_at - tick: [], v2_at - tick: [float(old)], v2_at: [250.0]}
+    assert v1_dbt == v2_dbt == version("dbt-core")
+
+
 def test_blocking_check_leaves_reporting_unchanged(scenario, capsys):
     url, landing = scenario
     before = reporting_fingerprint(url)
@@ -103,6 +142,10 @@ def test_blocking_check_leaves_reporting_unchanged(scenario, capsys):
             "select passed, message from audit.gate_decisions order by decision_id desc limit 1").fetchone()
     assert passed is False
     assert "expect_column_values_to_be_in_set" in message
+    with psycopg.connect(url) as conn:  # the failed run's teardown released the month-close lock
+        open_leases = conn.execute("select count(*) from audit.month_close_leases where released_at is null"
+                                   ).fetchone()[0]
+    assert open_leases == 0
 
 
 def test_monthly_kpi_dag_on_generated_data(airflow_ready, tmp_path):

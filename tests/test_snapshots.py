@@ -8,7 +8,7 @@ import psycopg
 
 from clientbase.contract import SHIPMENTS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
-from clientbase.tasks import snapshot_lists
+from clientbase.tasks import month_close, snapshot_lists
 
 from conftest import SCENARIOS
 
@@ -37,17 +37,20 @@ def test_lists_replayed_in_date_order_and_late_list_rebuilds_history(clean_wareh
     (clients / "clients_2023-09-01.csv").write_text(original.replace("2023-01-01", "2023-09-01"))
     extract_datasets(url, SHIPMENTS_FLOW, Sources(landing))
 
-    replayed = snapshot_lists("test-run-1")
+    with month_close("test-run-1"):
+        replayed = snapshot_lists("test-run-1")
     assert replayed == ["2023-01-01", "2023-06-01", "2023-09-01"]
     assert owners(url, "A_regular") == [("MG1", "2023-01-01", "2023-06-01"),
                                         ("MG2", "2023-06-01", "2023-09-01"),
                                         ("MG1", "2023-09-01", None)]
-    assert snapshot_lists("test-run-2") == []  # nothing new: nothing replayed
+    with month_close("test-run-2"):
+        assert snapshot_lists("test-run-2") == []  # nothing new: nothing replayed
 
     # a list dated between two captured ones arrives late: history is rebuilt in date order
     (clients / "clients_2023-03-01.csv").write_text(
         original.replace("2023-01-01", "2023-03-01").replace("A_regular,A_regular,regular,retail,,MG1",
                                                              "A_regular,A_regular,vip,retail,,MG3"))
     extract_datasets(url, SHIPMENTS_FLOW, Sources(landing))
-    assert snapshot_lists("test-run-3") == ["2023-01-01", "2023-03-01", "2023-06-01", "2023-09-01"]
+    with month_close("test-run-3"):
+        assert snapshot_lists("test-run-3") == ["2023-01-01", "2023-03-01", "2023-06-01", "2023-09-01"]
     assert [o[0] for o in owners(url, "A_regular")] == ["MG1", "MG3", "MG2", "MG1"]

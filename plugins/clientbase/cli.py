@@ -79,8 +79,24 @@ def _data_months(url: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row and row[0] else None
 
 
+def parse_thresholds(pairs: list[str] | None) -> dict:
+    """``--set NAME=VALUE`` pairs as dbt vars (values read as YAML: 0.8, 5, [vip, key])."""
+    import yaml
+
+    from clientbase.transform import dbt
+
+    out = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--set {pair!r}: write NAME=VALUE, e.g. --set stt_threshold=0.8")
+        out[name.strip()] = yaml.safe_load(value)
+    return dbt.check_overrides(out)
+
+
 def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | None,
-                 erp_url: str | None = None, sfa_url: str | None = None) -> int:
+                 erp_url: str | None = None, sfa_url: str | None = None,
+                 thresholds: dict | None = None) -> int:
     """Extract both sources, then close every month in range: the three DAGs, in order."""
     from clientbase.orchestration import airflow_runner
 
@@ -108,7 +124,8 @@ def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | N
             return 1
         first, last = from_month or span[0], to_month or span[1]
         progress.step(f"monthly_kpi {first} … {last}")
-        outcome = airflow_runner.run_dag("monthly_kpi", {"from_month": first, "to_month": last})
+        outcome = airflow_runner.run_dag("monthly_kpi", {"from_month": first, "to_month": last,
+                                                         "thresholds": thresholds or {}})
     if not outcome.ok:
         return _report_failure(url, outcome)
     from clientbase import report
@@ -177,7 +194,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if landing is None and not (args.erp_url or args.sfa_url):
         console.print("[red]give --landing DIR (files) or --erp-url/--sfa-url (source databases)[/]")
         return 2
-    return run_pipeline(landing, args.from_month, args.to_month, args.erp_url, args.sfa_url)
+    try:
+        thresholds = parse_thresholds(args.thresholds)
+    except ValueError as exc:
+        console.print(f"[red]{escape(str(exc))}[/]")
+        return 2
+    return run_pipeline(landing, args.from_month, args.to_month, args.erp_url, args.sfa_url, thresholds)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -198,6 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
         with connect(warehouse_url()) as conn:
             report.print_last_month(conn, console)
+            report.print_headlines(conn, console)
     return code
 
 
@@ -212,6 +235,102 @@ def cmd_status(args: argparse.Namespace) -> int:
         schema.ensure_schema(conn)
         report.print_status(conn, console)
     return 0
+
+
+QUARANTINE_HELP = """List the rows the loader quarantined: file, line, reason, message and raw text.
+
+A row is listed under the month of its own date (doc_date, visit_date, plan_date, month,
+snapshot_date). Rows without a usable date (managers and products have none; a malformed
+record has no readable fields; the date may be the broken value or outside
+2000-01-01 .. today + 31 days) are listed under the month their file was loaded, marked
+"loaded". --all lists every month at once.
+
+Releasing: rows held for an unknown client, point, rep or SKU are retried on every run
+and released once a reference list names them. Any other row is released by dropping a
+corrected file (a re-export) with the same key: the newer version loads and closes the
+quarantined one. Malformed records have no readable key: fix the source, re-export, and
+treat the old rows as history.
+"""
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    from rich.text import Text
+
+    from clientbase.load import quarantine
+    from clientbase.warehouse import schema
+    from clientbase.warehouse.connection import connect, warehouse_url
+
+    try:
+        month = None if args.all else quarantine.parse_month(args.month)
+        quarantine.check_filters(args.dataset, args.reason)
+    except ValueError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        return 2
+    limit = args.limit if args.limit > 0 else None
+    with connect(warehouse_url()) as conn:
+        schema.ensure_schema(conn)
+        listing = quarantine.list_rows(conn, month, dataset=args.dataset, reason=args.reason,
+                                       include_released=args.include_released, limit=limit)
+    scope = ", ".join(filter(None, [args.dataset, args.reason and f"reason {args.reason}",
+                                    "every month" if month is None else f"{month:%Y-%m}"]))
+    state = "quarantined" if args.include_released else "held in quarantine"
+    if not listing.rows:
+        console.print(f"no rows {state} for {scope}", markup=False, highlight=False)
+        return 0
+    console.print(Text(f"{listing.total:,} row(s) {state} for {scope}", style="bold"))
+    # One block per row, never a table: raw text is long and must stay whole to be grepped or copied.
+    for row in listing.rows:
+        where = f"{row.source_name}:{row.line_no}" if row.line_no is not None else row.source_name
+        month_note = f"{row.month:%Y-%m}" + ("" if row.dated_by_row else " (loaded; no usable row date)")
+        head = Text.assemble((where, "bold"), "  ", (row.reason_code, "yellow"), f"  {row.dataset}  {month_note}")
+        if row.released_at is not None:
+            head.append(f"  released {row.released_at:%Y-%m-%d %H:%M}", style="green")
+        console.print(head)
+        console.print(Text("  " + row.reason))
+        console.print(Text("  raw: " + (row.raw_text or "").replace("\n", "\n       "), style="dim"))
+    if listing.total > len(listing.rows):
+        console.print(f"showing the first {len(listing.rows):,} of {listing.total:,}: --limit 0 lists them all")
+    return 0
+
+
+def cmd_roles(args: argparse.Namespace) -> int:
+    """Re-apply the roles now (ensure_schema applies them only when the DDL changes)."""
+    from clientbase.warehouse import roles, schema
+    from clientbase.warehouse.connection import connect, redact, warehouse_url
+
+    url = warehouse_url()
+    console.print(f"warehouse: [bold]{redact(url)}[/]")
+    try:
+        names = load_settings().roles
+        with connect(url) as conn:
+            schema.ensure_schema(conn)
+            report = roles.ensure_roles(conn, names)
+            state = conn.execute(
+                "select rolname, rolcanlogin from pg_roles where rolname = any(%s)",
+                ([names.loader, names.transformer, names.bi_reader],)).fetchall()
+    except ValueError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        return 2
+    login = dict(state)
+    table = Table(title="Warehouse roles")
+    for col in ("role", "login", "may"):
+        table.add_column(col)
+    for name, may in ((names.loader, "read and write raw, audit"),
+                      (names.transformer, "read raw, audit; own the dbt schemas; publish to reporting"),
+                      (names.bi_reader, "read reporting (read-only sessions)")):
+        state_text = "missing" if name not in login else ("yes" if login[name] else "no (NOLOGIN: no password set)")
+        table.add_row(name, state_text, may)
+    console.print(table)
+    console.print(report.summary(), style="yellow" if report.refused or not report.managed else None,
+                  markup=False, highlight=False)
+    return 1 if report.refused else 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    """The same as ``python -m clientbase.docs`` (what ``make docs`` runs)."""
+    from clientbase import docs
+
+    return docs.main([*(["--serve"] if args.serve else []), "--port", str(args.port)])
 
 
 def cmd_url(args: argparse.Namespace) -> int:
@@ -251,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sfa-url", help="read SFA datasets from this database instead of files")
     run.add_argument("--from", dest="from_month", help="first month to publish, YYYY-MM (default: first with data)")
     run.add_argument("--to", dest="to_month", help="last month to publish, YYYY-MM (default: last with data)")
+    run.add_argument("--set", dest="thresholds", action="append", metavar="NAME=VALUE",
+                     help="override a threshold (dbt var of dbt_project.yml) for this run, e.g. "
+                          "--set stt_threshold=0.8; repeatable")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate demo data, run everything, print the last month")
@@ -261,6 +383,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="what is loaded, quarantined and published")
     status.set_defaults(func=cmd_status)
+
+    quar = sub.add_parser("quarantine", help="list quarantined rows of a month (file, line, reason, raw text)",
+                          description=QUARANTINE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    when = quar.add_mutually_exclusive_group(required=True)
+    when.add_argument("--month", help="YYYY-MM: rows dated in that month, plus undated rows loaded in it")
+    when.add_argument("--all", action="store_true", help="rows of every month")
+    quar.add_argument("--dataset", help="only this dataset (shipments, visits, clients, …)")
+    quar.add_argument("--reason", help="only this reason: invalid, unknown_reference, malformed, rejected_file")
+    quar.add_argument("--include-released", action="store_true",
+                      help="also rows already released or superseded by a corrected file")
+    quar.add_argument("--limit", type=int, default=200, help="rows to show (default 200; 0 = all)")
+    quar.set_defaults(func=cmd_quarantine)
+    sub.add_parser("roles", help="create the least-privilege warehouse roles and grants now (passwords from "
+                                 "CLIENTBASE_*_PASSWORD)").set_defaults(func=cmd_roles)
+    docs = sub.add_parser("docs", help="build the dbt docs (models, columns, lineage) and the GX Data Docs")
+    docs.add_argument("--serve", action="store_true", help="serve them on http://127.0.0.1:PORT until Ctrl-C")
+    docs.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080; 0 = any free)")
+    docs.set_defaults(func=cmd_docs)
     sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
     return parser

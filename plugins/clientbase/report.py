@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 STATUS_ORDER = ("stabilized", "unstabilized", "new", "returned", "lost", "dormant", "potential")
 
@@ -46,6 +47,64 @@ def print_last_month(conn: psycopg.Connection, console: Console) -> None:
     console.print(table)
 
 
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def print_headlines(conn: psycopg.Connection, console: Console) -> None:
+    """One line per KPI area for the last published month, for a director's first glance.
+
+    Each figure comes from a published ``reporting`` table (what BI shows), never from the
+    stage, so the demo prints exactly what managers would see.
+    """
+    month = conn.execute("select max(month) from reporting.publications").fetchone()[0]
+    if month is None:
+        return
+    coverage = conn.execute(
+        "select okb, pakb, akb, coverage_okb, coverage_pakb, akb_3m, stable_akb_3m, stability_3m "
+        "from reporting.coverage_monthly where month = %s and dimension = 'total'", (month,)).fetchone()
+    visits = conn.execute(
+        "select sum(planned_visits), sum(orders), sum(effective_orders), sum(stt_3m), sum(akb_3m) "
+        "from reporting.visits_monthly where month = %s", (month,)).fetchone()
+    managers = conn.execute(
+        "select count(*) filter (where on_plan is not null), count(*) filter (where on_plan is false), "
+        "string_agg(manager_id, ', ' order by manager_id) filter (where on_plan is false), "
+        "count(*) filter (where overloaded) from reporting.manager_scorecard_monthly where month = %s",
+        (month,)).fetchone()
+    rotation = conn.execute(
+        "select count(*), coalesce(sum(revenue_12m), 0) from reporting.rotation_candidates where month = %s",
+        (month,)).fetchone()
+    categories = conn.execute(
+        "select category, category_coverage from reporting.category_coverage_monthly where month = %s "
+        "order by category_coverage desc nulls last, category limit 3", (month,)).fetchall()
+
+    table = Table(title=f"Headlines, {month:%Y-%m} (published)", show_header=False)
+    table.add_column("area")
+    table.add_column("figure")
+    if coverage:
+        okb, pakb, akb, cov_okb, cov_pakb, akb_3m, stable, stability = coverage
+        table.add_row("coverage", f"АКБ {akb} of ОКБ {okb} points = {_percent(cov_okb)}; "
+                                  f"of ПАКБ {pakb} planned = {_percent(cov_pakb)}")
+        table.add_row("stability", f"{stable} of {akb_3m} points active in the last 3 months bought in each "
+                                   f"of them = {_percent(stability)}")
+    if categories:
+        table.add_row("category АКБ", "; ".join(f"{c} {_percent(v)}" for c, v in categories))
+    if visits and visits[0] is not None:
+        planned, orders, effective, stt, akb_3m = visits
+        eff = None if not planned else orders / planned
+        kpd = None if not planned else effective / planned
+        table.add_row("visits", f"{orders} orders / {planned} planned visits = {_percent(eff)} effectiveness; "
+                                f"КПД {_percent(kpd)}; СТТ {stt} points")
+    plan_managers, off_plan, off_names, overloaded = managers
+    if plan_managers:
+        table.add_row("managers", f"{off_plan} of {plan_managers} with a plan off plan = "
+                                  f"{_percent(off_plan / plan_managers)}" + (f" ({off_names})" if off_names else "")
+                                  + (f"; {overloaded} overloaded" if overloaded else ""))
+    table.add_row("rotation", f"{rotation[0]} clients to hand to another manager "
+                              f"(revenue of their last 12 months {float(rotation[1]):,.0f})")
+    console.print(table)
+
 def print_status(conn: psycopg.Connection, console: Console) -> None:
     batches = conn.execute(
         "select dataset, count(*) filter (where status = 'loaded'), count(*) filter (where status = 'rejected'), "
@@ -59,19 +118,7 @@ def print_status(conn: psycopg.Connection, console: Console) -> None:
         table.add_row(ds, str(ok), str(rej), f"{read:,}", f"{loaded:,}", f"{quar:,}", f"{last:%Y-%m-%d %H:%M}" if last else "")
     console.print(table)
 
-    quarantine = conn.execute(
-        "select dataset, reason_code, count(*) filter (where released_at is null), "
-        "count(*) filter (where released_at is not null) from audit.quarantine group by 1, 2 order by 1, 2"
-    ).fetchall()
-    if quarantine:
-        qt = Table(title="Quarantine")
-        for col in ("dataset", "reason", "held", "released"):
-            qt.add_column(col)
-        for ds, code, held, released in quarantine:
-            qt.add_row(ds, code, str(held), str(released))
-        console.print(qt)
-    else:
-        console.print("quarantine: empty")
+    _print_quarantine(conn, console)
 
     pubs = conn.execute(
         "select to_char(min(month), 'YYYY-MM'), to_char(max(month), 'YYYY-MM'), count(distinct month), "
@@ -87,6 +134,38 @@ def print_status(conn: psycopg.Connection, console: Console) -> None:
     if decision:
         console.print(f"last quality gate ({decision[2]:%Y-%m-%d %H:%M}):")
         console.print(decision[1], style="green" if decision[0] else "red", markup=False, highlight=False)
+
+
+def _print_quarantine(conn: psycopg.Connection, console: Console) -> None:
+    """Open quarantine by dataset and reason, and the files rejected whole.
+
+    A manager reads "open" as: rows the published figures do not include yet. The hint
+    names the command that lists them, so the next step is on screen.
+    """
+    from clientbase.load import quarantine
+
+    counts = quarantine.reason_counts(conn)
+    if not counts:
+        console.print("quarantine: empty")
+    else:
+        table = Table(title="Quarantine (open = not in the warehouse's figures)")
+        for col in ("dataset", "reason", "open", "released", "oldest open"):
+            table.add_column(col, justify="right" if col in ("open", "released") else "left")
+        for c in counts:
+            table.add_row(c.dataset, c.reason_code, f"[yellow]{c.open:,}[/]" if c.open else "0", f"{c.released:,}",
+                          f"{c.oldest_open:%Y-%m-%d}" if c.oldest_open else "")
+        console.print(table)
+        if any(c.open for c in counts):
+            console.print("see the rows: clientbase quarantine --month YYYY-MM [--dataset NAME] [--reason CODE]",
+                          markup=False, highlight=False)
+    rejected = quarantine.rejected_files(conn)
+    if rejected:
+        table = Table(title="Rejected files (latest first)")
+        for col in ("dataset", "file", "when", "why"):
+            table.add_column(col, overflow="fold")
+        for dataset, source, when, why in rejected:
+            table.add_row(dataset, Text(source), f"{when:%Y-%m-%d %H:%M}" if when else "", Text(why))
+        console.print(table)
 
 
 def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None:

@@ -9,10 +9,15 @@ Metric thresholds do not live here: they are dbt vars in ``dbt_project/dbt_proje
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# A second month close waits this long for the running one, then fails naming it; a run
+# that holds the month-close lock but has run no task for STALE_AFTER (killed between two
+# tasks, or its scheduler is gone) is taken over. Both in seconds.
+MONTH_CLOSE_WAIT_S = 900.0
+MONTH_CLOSE_STALE_AFTER_S = 1800.0
 
 
 def _project_root() -> Path:
@@ -21,6 +26,53 @@ def _project_root() -> Path:
         return Path(explicit).resolve()
     # plugins/clientbase/settings.py -> repository root
     return PACKAGE_DIR.parent.parent
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Where a failed task is reported (``clientbase.notify``); both channels off by default."""
+
+    webhook_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    mail_from: str = "clientbase@localhost"
+    mail_to: tuple[str, ...] = ()
+    timeout_s: float = 10.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url or (self.smtp_host and self.mail_to))
+
+
+@dataclass(frozen=True)
+class Roles:
+    """The least-privilege roles ``warehouse/roles.py`` creates (names validated there).
+
+    A password makes a role LOGIN; a role created without one is NOLOGIN (a group role to
+    grant to real users). Passwords come only from the environment, never from a file.
+    """
+
+    loader: str = "clientbase_loader"
+    transformer: str = "clientbase_transformer"
+    bi_reader: str = "bi_reader"  # the docker stack's BI role has the same name
+    loader_password: str | None = field(default=None, repr=False)
+    transformer_password: str | None = field(default=None, repr=False)
+    bi_reader_password: str | None = field(default=None, repr=False)
+
+
+def _roles() -> Roles:
+    env = os.environ.get
+    return Roles(
+        loader=env("CLIENTBASE_LOADER_ROLE") or Roles.loader,
+        transformer=env("CLIENTBASE_TRANSFORMER_ROLE") or Roles.transformer,
+        bi_reader=env("CLIENTBASE_BI_READER_ROLE") or Roles.bi_reader,
+        loader_password=env("CLIENTBASE_LOADER_PASSWORD") or None,
+        transformer_password=env("CLIENTBASE_TRANSFORMER_PASSWORD") or None,
+        bi_reader_password=env("CLIENTBASE_BI_READER_PASSWORD") or None,
+    )
 
 
 @dataclass(frozen=True)
@@ -33,6 +85,15 @@ class Settings:
     sfa_url: str | None
     airflow_db_name: str
     extract_retries: int
+    # month close lock (orchestration/month_close_lock.py)
+    month_close_wait_s: float = MONTH_CLOSE_WAIT_S
+    month_close_stale_after_s: float = MONTH_CLOSE_STALE_AFTER_S
+    notifications: Notifications = Notifications()
+    roles: Roles = Roles()
+    # Least-privilege connections (warehouse/connection.py loader_url / transformer_url):
+    # None = the warehouse URL, i.e. everything runs as the owner (the embedded default).
+    loader_url: str | None = field(default=None, repr=False)
+    transformer_url: str | None = field(default=None, repr=False)
 
     @property
     def dags_dir(self) -> Path:
@@ -78,4 +139,26 @@ def load_settings() -> Settings:
         airflow_db_name=os.environ.get("CLIENTBASE_AIRFLOW_DB", "airflow"),
         # a scheduler retries a flaky source; an interactive `clientbase run` should fail at once
         extract_retries=int(os.environ.get("CLIENTBASE_EXTRACT_RETRIES", "2")),
+        month_close_wait_s=float(os.environ.get("CLIENTBASE_MONTH_CLOSE_WAIT_S") or MONTH_CLOSE_WAIT_S),
+        month_close_stale_after_s=float(os.environ.get("CLIENTBASE_MONTH_CLOSE_STALE_AFTER_S")
+                                        or MONTH_CLOSE_STALE_AFTER_S),
+        notifications=_notifications(),
+        roles=_roles(),
+        loader_url=os.environ.get("CLIENTBASE_LOADER_URL") or None,
+        transformer_url=os.environ.get("CLIENTBASE_TRANSFORMER_URL") or None,
+    )
+
+
+def _notifications() -> Notifications:
+    env = os.environ.get
+    return Notifications(
+        webhook_url=env("CLIENTBASE_NOTIFY_WEBHOOK_URL") or None,
+        smtp_host=env("CLIENTBASE_NOTIFY_SMTP_HOST") or None,
+        smtp_port=int(env("CLIENTBASE_NOTIFY_SMTP_PORT") or "25"),
+        smtp_user=env("CLIENTBASE_NOTIFY_SMTP_USER") or None,
+        smtp_password=env("CLIENTBASE_NOTIFY_SMTP_PASSWORD") or None,
+        smtp_starttls=(env("CLIENTBASE_NOTIFY_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
+        mail_from=env("CLIENTBASE_NOTIFY_MAIL_FROM") or "clientbase@localhost",
+        mail_to=tuple(a.strip() for a in (env("CLIENTBASE_NOTIFY_MAIL_TO") or "").split(",") if a.strip()),
+        timeout_s=float(env("CLIENTBASE_NOTIFY_TIMEOUT_S") or "10"),
     )

@@ -3,26 +3,34 @@
 The DAG files in ``dags/`` only wire these together. Every function is idempotent and
 safe to rerun for any month: loads skip content already loaded, dbt rebuilds, and the
 publisher republishes a month only when its content changed.
+
+The month close (snapshot, build, validate, gate, publish) rebuilds shared schemas, so
+each of its steps runs under the run's month-close lease (orchestration/month_close_lock.py),
+taken by ``acquire_month_close`` and released by ``release_month_close``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
 
 from clientbase import progress
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
+from clientbase.orchestration import month_close_lock
 from clientbase.publish.publisher import publish_month
 from clientbase.quality import gate
 from clientbase.settings import load_settings
 from clientbase.transform import dbt
 from clientbase.warehouse import schema
-from clientbase.warehouse.connection import connect, warehouse_url
+from clientbase.warehouse.connection import connect, loader_url, transformer_url
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ def _sources(params: dict) -> Sources:
 
 def extract(datasets: tuple[str, ...], params: dict) -> list[dict]:
     """Load the datasets from their sources into raw; returns one summary per batch."""
-    results = extract_datasets(warehouse_url(), datasets, _sources(params))
+    results = extract_datasets(loader_url(), datasets, _sources(params))
     for res in results:
         log.info("%s", res.summary())
     return [asdict(r) for r in results]
@@ -111,17 +119,61 @@ def prune_run_dirs(keep: int = RUN_DIRS_KEPT) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def acquire_month_close(run_id: str, dag_id: str) -> dict:
+    """Take the month-close lock for this run (waits for a running month close, bounded)."""
+    url = transformer_url()
+    with connect(url) as conn:
+        schema.ensure_schema(conn)
+        lease = month_close_lock.acquire(conn, run_id, dag_id)
+    return {"lease_id": lease.lease_id, "run_id": lease.run_id, "acquired_at": lease.acquired_at.isoformat()}
+
+
+def release_month_close(run_id: str) -> bool:
+    """Release this run's month-close lock, whatever happened to its tasks."""
+    with connect(transformer_url()) as conn:
+        return month_close_lock.release(conn, run_id)
+
+
+@contextmanager
+def month_close(run_id: str, dag_id: str = "manual") -> Iterator[dict]:
+    """Hold the month-close lock around month-close steps called outside the DAG (scripts, tests).
+
+    ``with tasks.month_close("my-run"): tasks.snapshot_lists("my-run")`` — the steps refuse
+    to run without it, because they rebuild schemas a running month close is using.
+    """
+    lease = acquire_month_close(run_id, dag_id)
+    try:
+        yield lease
+    finally:
+        release_month_close(run_id)
+
+
 def snapshot_lists(run_id: str) -> list[str]:
     prune_run_dirs()
-    url = warehouse_url()
-    with connect(url, autocommit=True) as conn:
-        schema.ensure_schema(conn)
-    return dbt.snapshot_lists(url, run_dir(run_id) / "dbt")
+    url = transformer_url()
+    with month_close_lock.held(run_id, url):
+        with connect(url, autocommit=True) as conn:
+            schema.ensure_schema(conn)
+        return dbt.snapshot_lists(url, run_dir(run_id) / "dbt")
 
 
-def build(months: list[str], run_id: str) -> list[dict]:
-    """dbt build up to the last month; returns the data tests as gate checks."""
-    results = dbt.build(warehouse_url(), months[-1], run_dir(run_id) / "dbt")
+def dbt_version_of_run(target_dir: Path) -> str | None:
+    """The dbt version that wrote ``run_results.json`` in ``target_dir`` (recorded with each publication)."""
+    path = target_dir / "run_results.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("metadata", {}).get("dbt_version")
+
+
+def build(months: list[str], run_id: str, thresholds: dict | None = None) -> dict:
+    """dbt build up to the last month, with this run's ``thresholds`` (dbt vars) if any.
+
+    Returns ``checks`` (the data tests, as gate checks) and ``dbt_version`` (which the
+    publication records; passed along by the DAG because workers need not share a disk).
+    """
+    target = run_dir(run_id) / "dbt"
+    with month_close_lock.held(run_id):
+        results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds)
     checks = [
         gate.Check(
             source="dbt", suite="dbt tests", name=res.name,
@@ -132,28 +184,45 @@ def build(months: list[str], run_id: str) -> list[dict]:
         # a test skipped because an upstream test failed did not run: the failure already counts
         for res in results if res.status != "skipped"
     ]
-    return [asdict(c) for c in checks]
+    return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target)}
 
 
-def validate(months: list[str], run_id: str) -> list[dict]:
-    """Great Expectations suites of ``expectations/`` against the warehouse."""
-    from clientbase.quality import expectations
+def validate(months: list[str], run_id: str, thresholds: dict | None = None) -> list[dict]:
+    """Great Expectations suites of ``expectations/`` against the warehouse, then Data Docs.
+
+    Source suites check the staging views, reporting suites the ``reporting_stage``
+    candidates of ``months`` (suite parameter ``months``). The HTML Data Docs go to the
+    run directory and to ``$CLIENTBASE_HOME/docs/gx``; failed checks carry the path so the
+    gate's message can name it. The run's ``thresholds`` are suite parameters too, so a
+    suite that repeats a dbt var (``rotation_after_months``, …) checks what dbt built.
+    """
+    from clientbase.contract import MAX_DAYS_AHEAD
+    from clientbase.quality import data_docs, expectations
 
     settings = load_settings()
     suites = expectations.load_suites(settings.expectations_dir)
     progress.report(f"great expectations: {len(suites)} suites")
-    params = {"max_date": (dt.date.today() + dt.timedelta(days=31)).isoformat(), "months": months}
-    results = expectations.validate(warehouse_url(), suites, params, run_id,
-                                   results_dir=run_dir(run_id) / "gx")
-    return [asdict(gate.Check(source="gx", suite=r.suite, name=r.check_name, severity=r.severity,
-                              success=r.success, details=r.details())) for r in results]
+    params = {**dbt.check_overrides(thresholds),
+              "max_date": (dt.date.today() + dt.timedelta(days=MAX_DAYS_AHEAD)).isoformat(),
+              "months": months}
+    results_dir = run_dir(run_id) / "gx"
+    with month_close_lock.held(run_id):
+        results = expectations.validate(transformer_url(), suites, params, run_id,
+                                       results_dir=results_dir)
+    progress.report("great expectations: rendering Data Docs")
+    docs = data_docs.publish(results_dir, data_docs.latest_dir(settings))
+    log.info("%s", docs.describe())
+    return [asdict(gate.Check(
+        source="gx", suite=r.suite, name=r.check_name, severity=r.severity, success=r.success,
+        details=r.details() if r.success else {**r.details(), gate.DATA_DOCS: docs.describe()},
+    )) for r in results]
 
 
 def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str], run_id: str) -> list[str]:
     """Decide; store the decision; raise GateBlocked (nothing published) if a blocking check failed."""
     checks = [gate.Check(**c) for c in [*dbt_checks, *gx_checks]]
     decision = gate.decide(checks, months)
-    with connect(warehouse_url()) as conn:
+    with month_close_lock.held(run_id), connect(transformer_url()) as conn:
         gate.store(conn, run_id, decision, checks)
     message = decision.message()
     if not decision.passed:
@@ -163,9 +232,9 @@ def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str
     return months
 
 
-def publish(month: str, run_id: str) -> dict:
+def publish(month: str, run_id: str, dbt_version: str | None = None) -> dict:
     """Publish one month; refuses unless this run's gate decision passed and covers the month."""
-    with connect(warehouse_url()) as conn:
+    with month_close_lock.held(run_id), connect(transformer_url()) as conn:
         decision = conn.execute(
             "select passed, checks_run - blocking_failed - warnings, warnings from audit.gate_decisions "
             "where run_id = %s and %s::date = any(months) order by decision_id desc limit 1",
@@ -174,5 +243,5 @@ def publish(month: str, run_id: str) -> dict:
         if not decision or not decision[0]:
             raise GateBlocked(f"{month[:7]} has no passing quality-gate decision in run {run_id}: not published")
         progress.report(f"publishing {month[:7]}")
-        result = publish_month(conn, month, run_id, decision[1], decision[2])
+        result = publish_month(conn, month, run_id, decision[1], decision[2], dbt_version)
     return asdict(result)

@@ -4,23 +4,31 @@ sources.md: comma or semicolon; UTF-8 (with or without BOM) or Windows-1251; hea
 case-insensitive with surrounding spaces ignored; quoted fields may hold delimiters and
 line breaks. Type parsing (dates, decimals) is not done here but set-based in SQL by the
 loader, so this module only turns bytes into records with their line numbers.
+
+A record that cannot be read (wrong field count, bytes that are not text in the file's
+encoding, a quote never closed) is still yielded, with ``fields=None`` and a reason, so
+the loader quarantines it with its line and raw text instead of failing the whole file:
+rows read = rows loaded + rows quarantined holds for every file that has a header.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
 log = logging.getLogger(__name__)
 
 ENCODINGS = ("utf-8", "cp1251")
+ENCODING_NAMES = {"utf-8": "UTF-8", "cp1251": "Windows-1251"}
 DELIMITERS = (",", ";")
 HASH_CHUNK = 1 << 20
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+RAW_PREVIEW = 60  # characters of a field quoted back in a message
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class Record:
 
 
 class FileRejected(ValueError):
-    """The whole file cannot be read as a dataset (empty, no header, ...)."""
+    """The whole file cannot be read as a dataset (empty, no header, not text, ...)."""
 
 
 def sha256_of(path: Path) -> str:
@@ -64,18 +72,34 @@ def normalise_header_name(name: str) -> str:
     return name.replace("\ufeff", "").strip().strip('"').strip().lower()
 
 
-def detect_encoding(data: bytes) -> str:
-    """UTF-8 if the bytes decode as UTF-8 (nearly never true by accident for cp1251 Cyrillic)."""
+def _decodes(data: bytes, encoding: str) -> bool:
     try:
-        data.decode("utf-8")
-        return "utf-8"
+        data.decode(encoding)
+        return True
     except UnicodeDecodeError:
-        return "cp1251"
+        return False
 
 
-def _header_line(text: str) -> str:
-    end = text.find("\n")
-    return text if end < 0 else text[:end]
+def detect_encoding(data: bytes) -> str:
+    """UTF-8 or Windows-1251, decided on the whole file.
+
+    Valid UTF-8 is UTF-8 (cp1251 Cyrillic nearly never is valid UTF-8 by accident). A
+    file that is not valid UTF-8 is Windows-1251, unless most of its non-ASCII lines are
+    valid UTF-8: then it is a UTF-8 file with a few corrupted lines, and reading it as
+    Windows-1251 would silently turn every Cyrillic name into mojibake. The lines that do
+    not decode are quarantined by ``read_records``.
+    """
+    if data.startswith(UTF8_BOM) or _decodes(data, "utf-8"):
+        return "utf-8"
+    utf8_lines = broken_lines = 0
+    for line in data.split(b"\n"):
+        if line.isascii():
+            continue
+        if _decodes(line, "utf-8"):
+            utf8_lines += 1
+        else:
+            broken_lines += 1
+    return "utf-8" if utf8_lines > broken_lines else "cp1251"
 
 
 def detect_delimiter(header_line: str) -> str:
@@ -85,43 +109,65 @@ def detect_delimiter(header_line: str) -> str:
 
 
 def sniff(path: Path) -> FileFormat:
-    with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    if not head.strip():
-        raise FileRejected("the file is empty: expected a header line")
-    has_bom = head.startswith(b"\xef\xbb\xbf")
-    encoding = detect_encoding(_whole_or_head(path, head))
-    text = head.decode(encoding, errors="replace")
-    if has_bom:
-        text = text[1:]
-    line = _header_line(text).rstrip("\r")
+    """Encoding, delimiter and header of a file; ``FileRejected`` when it has no usable header."""
+    data = path.read_bytes()
+    if not data:
+        raise FileRejected("the file is empty (0 bytes): expected a header line; "
+                           "check that the export finished before the file was dropped")
+    if not data.strip():
+        raise FileRejected(f"the file holds only blank lines ({len(data)} bytes of white space): "
+                           "expected a header line; check that the export finished before the file was dropped")
+    first_line = data.split(b"\n", 1)[0]
+    if data.startswith(UTF16_BOMS) or b"\x00" in first_line:
+        raise FileRejected("the file is not UTF-8 or Windows-1251 text (it starts with a UTF-16 byte order "
+                           "mark or has NUL bytes in its header): export it again as CSV in UTF-8 or Windows-1251")
+    has_bom = data.startswith(UTF8_BOM)
+    encoding = detect_encoding(data)
+    text = first_line[len(UTF8_BOM):] if has_bom else first_line
+    line = text.decode(encoding, errors="replace").rstrip("\r")
     delimiter = detect_delimiter(line)
-    header = tuple(normalise_header_name(h) for h in next(csv.reader([line], delimiter=delimiter)))
+    try:
+        names = next(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        raise FileRejected(f"the header line cannot be read ({exc}): a column name opens a quote it never "
+                           "closes; fix the header and drop the file again") from exc
+    header = tuple(normalise_header_name(h) for h in names)
     if not any(header):
-        raise FileRejected("the first line is empty: expected a header line")
+        raise FileRejected("the first line is empty: expected a header line with the column names")
     return FileFormat(encoding=encoding, delimiter=delimiter, header=header, has_bom=has_bom)
 
 
-def _whole_or_head(path: Path, head: bytes) -> bytes:
-    """Decide the encoding on the whole file: one cp1251 byte anywhere makes it cp1251."""
-    if len(head) < (1 << 16):
-        return head
-    return path.read_bytes()
+def _preview(value: str) -> str:
+    return repr(value if len(value) <= RAW_PREVIEW else value[:RAW_PREVIEW] + "…")
+
+
+def _field_count_error(width: int, fields: list[str], delimiter: str, last_without_newline: bool) -> str:
+    found = len(fields)
+    if found < width:
+        text = (f"{found} fields where the header has {width}: the record ends after "
+                f"{_preview(fields[-1])}, so the last {width - found} column(s) are missing")
+        if last_without_newline:
+            text += " (it is the file's last line and has no line end: the file looks truncated)"
+        return text
+    return (f"{found} fields where the header has {width}: an unquoted {delimiter!r} inside a value, "
+            f"or values the header does not name (extra: {_preview(delimiter.join(fields[width:]))})")
 
 
 def read_records(path: Path, fmt: FileFormat) -> Iterator[Record]:
     """Yield the data records after the header, each with its starting line number.
 
-    A record whose field count differs from the header's is yielded with ``fields=None``
-    and the reason, so the loader can quarantine it instead of failing the file.
+    A record whose field count differs from the header's, whose bytes are not text in the
+    file's encoding or which holds a NUL byte is yielded with ``fields=None`` and the
+    reason, so the loader can quarantine it instead of failing the file.
     """
     width = len(fmt.header)
-    encoding = "utf-8-sig" if fmt.has_bom else fmt.encoding
-    with open(path, encoding=encoding, newline="") as handle:
-        lines = _LineCounter(handle)
+    with open(path, "rb") as handle:
+        if fmt.has_bom:
+            handle.read(len(UTF8_BOM))
+        lines = _LineReader(handle, fmt.encoding)
         reader = csv.reader(lines, delimiter=fmt.delimiter, strict=True)
         try:
-            next(reader)  # header
+            next(reader)  # header (sniff() refused one the csv module cannot read)
         except StopIteration:
             return
         while True:
@@ -132,41 +178,87 @@ def read_records(path: Path, fmt: FileFormat) -> Iterator[Record]:
             except StopIteration:
                 return
             except csv.Error as exc:
-                raw = lines.record_text()
-                yield Record(start, None, raw, f"unreadable CSV record: {exc}")
-                # the csv module cannot resynchronise inside a broken quote: stop here
+                raw = lines.record_text().rstrip("\r\n")
+                if not lines.exhausted:
+                    # the csv module drops the rest of the broken line and goes on with the next
+                    yield Record(start, None, raw, f"misplaced quote ({exc}): a value with a quote inside "
+                                 "must itself be quoted, with the inner quote doubled (\"\")")
+                    continue
+                end = f", which runs to the end of the file at line {lines.line_no}" if lines.line_no > start else ""
+                yield Record(start, None, raw,
+                             f"a quoted value in the record starting at line {start} is never closed{end} "
+                             f"({exc}): the file is truncated or a value holds an unpaired quote")
                 return
             raw = lines.record_text().rstrip("\r\n")
+            if lines.bad_lines:
+                yield Record(start, None, raw, lines.decode_error(start))
+                continue
+            if "\x00" in raw:
+                yield Record(start, None, raw.replace("\x00", "\\x00"),
+                             "the record holds a NUL byte (binary data, not text): re-export the file")
+                continue
             if not fields or (len(fields) == 1 and fields[0].strip() == ""):
                 continue  # blank line: not a record
             if len(fields) != width:
-                yield Record(start, None, raw,
-                             f"expected {width} fields as in the header, found {len(fields)}")
+                # only the file's last line can lack a line end
+                yield Record(start, None, raw, _field_count_error(
+                    width, fields, fmt.delimiter, not lines.record_text().endswith("\n")))
                 continue
             yield Record(start, fields, raw)
 
 
-class _LineCounter:
-    """Wraps a text file for csv.reader, counting physical lines and keeping a record's text."""
+class _LineReader:
+    """Feeds csv.reader one decoded physical line at a time, counting lines.
 
-    def __init__(self, handle: io.TextIOBase) -> None:
+    Decoding line by line (not the whole file) lets one line with bytes that are not
+    text in the file's encoding be quarantined alone, with its raw text kept visible
+    (undecodable bytes written as ``\\xNN``), while the rest of the file loads.
+    """
+
+    def __init__(self, handle: BinaryIO, encoding: str) -> None:
         self._handle = handle
+        self._encoding = encoding
         self.line_no = 0
         self._buffer: list[str] = []
+        self.bad_lines: list[tuple[int, UnicodeDecodeError]] = []
+        self.exhausted = False  # the csv module asked for a line past the end
 
-    def __iter__(self) -> "_LineCounter":
+    def __iter__(self) -> "_LineReader":
         return self
 
     def __next__(self) -> str:
-        line = self._handle.readline()
-        if not line:
+        data = self._handle.readline()
+        if not data:
+            self.exhausted = True
             raise StopIteration
         self.line_no += 1
+        try:
+            line = data.decode(self._encoding)
+        except UnicodeDecodeError as exc:
+            self.bad_lines.append((self.line_no, exc))
+            line = data.decode(self._encoding, errors="backslashreplace")
         self._buffer.append(line)
         return line
 
     def start_record(self) -> None:
         self._buffer.clear()
+        self.bad_lines.clear()
 
     def record_text(self) -> str:
         return "".join(self._buffer)
+
+    def decode_error(self, record_start: int) -> str:
+        """Which bytes, in which encoding (and which line, if the record spans several)."""
+        line_no, exc = self.bad_lines[0]
+        where = f"line {line_no}: " if line_no != record_start else ""
+        bad = exc.object[exc.start:exc.end]
+        name = ENCODING_NAMES.get(self._encoding, self._encoding)
+        if self._encoding == "utf-8":
+            why = "(the rest of the file is UTF-8, so the line was not read as Windows-1251)"
+        elif _decodes(exc.object, "utf-8"):
+            why = "(the line is UTF-8 while the rest of the file is Windows-1251: a file mixing both)"
+        else:
+            why = ("and the line is not valid UTF-8 either: the file is in neither encoding "
+                   "the sources may use")
+        return (f"{where}byte(s) {bad.hex(' ')} at byte {exc.start + 1} of the line are not valid "
+                f"{name} {why}; the raw text keeps them as \\xNN escapes. Re-export the file as UTF-8")

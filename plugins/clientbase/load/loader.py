@@ -96,12 +96,14 @@ def load_records(
                                message=f"same content as batch {known[0]} ({known[2]}, {known[1]})")
 
         ignored = [h for h in header if h and h not in ds.column_names]
-        seen: set[str] = set()
         positions: dict[str, int] = {}
+        repeated: list[str] = []
         for i, name in enumerate(header):
-            if name in ds.column_names and name not in seen:
-                positions[name] = i
-                seen.add(name)
+            if name in ds.column_names:
+                if name in positions:
+                    repeated.append(name)
+                else:
+                    positions[name] = i
         missing = [c for c in ds.required if c not in positions]
 
         batch_id = conn.execute(
@@ -117,22 +119,28 @@ def load_records(
 
         messages = []
         if ignored:
-            messages.append("ignored unknown columns: " + ", ".join(ignored))
+            messages.append("ignored unknown columns: " + ", ".join(ignored)
+                            + f" ({ds.name} reads only {', '.join(ds.column_names)})")
+        if repeated:
+            messages.append("column(s) named twice in the header: " + ", ".join(dict.fromkeys(repeated))
+                            + " (the first of each is read, the others ignored)")
         if missing:
             status = "rejected"
-            reason = f"file rejected: missing required column(s) {', '.join(missing)}"
+            reason = (f"file rejected: missing required column(s) {', '.join(missing)} "
+                      f"(the header has: {', '.join(h for h in header if h) or 'no names'}); "
+                      "fix the export and drop it again")
             messages.insert(0, reason)
-            _quarantine_all(conn, ds, source_name, reason)
+            _quarantine_all(conn, ds, set(present), source_name, reason)
             loaded = 0
             duplicates = 0
         else:
             status = "loaded"
             loaded, duplicates = _check_and_insert(conn, ds, set(present), source_name)
             if duplicates:
-                messages.append(f"{duplicates} rows repeat a key of an earlier row in this batch "
-                                "(the last one wins)")
+                messages.append(_duplicates_message(conn, ds, duplicates))
             if rows_read == 0:
-                messages.append("no data rows (header only)")
+                messages.append("no data rows (header only): nothing to load")
+            _resolve_superseded(conn, ds, batch_id)
         quarantined = conn.execute(
             "select count(*) from audit.quarantine where batch_id = %s", (batch_id,)
         ).fetchone()[0]
@@ -179,12 +187,54 @@ def _record_json(ds: Dataset, present: set[str], alias: str = "l") -> str:
     return f"jsonb_build_object({pairs})" if pairs else "'{}'::jsonb"
 
 
-def _quarantine_all(conn: psycopg.Connection, ds: Dataset, source_name: str, reason: str) -> None:
+def _quarantine_all(conn: psycopg.Connection, ds: Dataset, present: set[str], source_name: str,
+                    reason: str) -> None:
+    """Every record of a rejected file, kept with the columns it has (so its date is known)."""
     conn.execute(
-        "insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, raw_text) "
-        "select _batch_id, %s, %s, _line_no, %s, %s, _raw_text from _landing",
+        "insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, record, raw_text) "
+        f"select _batch_id, %s, %s, _line_no, %s, %s, case when _malformed is null then {_record_json(ds, present)} end, "
+        "_raw_text from _landing l",
         (ds.name, source_name, REJECTED_FILE, reason),
     )
+
+
+def _duplicates_message(conn: psycopg.Connection, ds: Dataset, duplicates: int) -> str:
+    """Say which key repeats and where, so the source's owner can find the double export."""
+    key = ", ".join(ds.key)
+    example = conn.execute(
+        f"select concat_ws(' / ', {key}), array_agg(_line_no order by _line_no) from _checked "
+        "where cardinality(_errors) = 0 and cardinality(_ref_errors) = 0 "
+        f"group by {key} having count(*) > 1 order by min(_line_no) limit 1"
+    ).fetchone()
+    where = f", e.g. {example[0]} at lines {', '.join(map(str, example[1]))}" if example else ""
+    return (f"{duplicates} row(s) repeat the key ({key}) of an earlier row in this file{where}: "
+            "all are kept in raw, the last line wins in staging")
+
+
+def _resolve_superseded(conn: psycopg.Connection, ds: Dataset, batch_id: int) -> int:
+    """Close open quarantine rows whose key this batch has now loaded from a later line.
+
+    A corrected re-export is how a source fixes a bad row: once a newer version of the
+    same key is in raw, the quarantined one no longer hides anything from the marts.
+    ``released_in_batch`` names the batch that superseded it. Rows without a readable
+    key (malformed records) cannot be matched and stay open.
+    """
+    cols = ", ".join(f"{c} text" for c in ds.key)
+    match = " and ".join(f"c.{c} = {rules.typed(ds.column(c))}" for c in ds.key)
+    resolved = conn.execute(
+        f"""update audit.quarantine q set released_at = clock_timestamp(), released_in_batch = %s
+        from (select distinct q2.quarantine_id
+              from audit.quarantine q2
+              cross join lateral jsonb_to_record(q2.record) as l({cols})
+              join _checked c on {match} and (c._batch_id, c._line_no) > (q2.batch_id, q2.line_no)
+              where q2.dataset = %s and q2.released_at is null and q2.record is not null
+                and cardinality(c._errors) = 0 and cardinality(c._ref_errors) = 0) s
+        where q.quarantine_id = s.quarantine_id""",
+        (batch_id, ds.name),
+    ).rowcount
+    if resolved:
+        log.info("%s: %d quarantined row(s) superseded by batch %d", ds.name, resolved, batch_id)
+    return resolved
 
 
 def _type_check(conn: psycopg.Connection, ds: Dataset, present: set[str]) -> list[str]:

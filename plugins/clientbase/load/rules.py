@@ -31,11 +31,8 @@ def normalised(col: Column) -> str:
         return f"(case when {n} ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,3}})?$' then {n} end)"
     if col.type == "int":
         return f"(case when {s} ~ '^[+-]?[0-9]{{1,18}}$' then {s} end)"
-    if col.type == "date":
-        return _date_text(s)
-    if col.type == "month":
-        month_only = f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}$' then {s} || '-01' end)"
-        return f"coalesce({month_only}, {_date_text(s)})"
+    if col.type in ("date", "month"):
+        return date_text(s, col.type)
     if col.type == "timestamp":
         iso = f"regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1')"
         return f"(case when pg_input_is_valid({iso}, 'timestamptz') then {iso} end)"
@@ -43,6 +40,18 @@ def normalised(col: Column) -> str:
         return (f"(case when lower({s}) in ({_quote_list(BOOL_TRUE)}) then 'true' "
                 f"when lower({s}) in ({_quote_list(BOOL_FALSE)}) then 'false' end)")
     return s
+
+
+def date_text(s: str, col_type: str = "date") -> str:
+    """Canonical ``YYYY-MM-DD`` text of a date (or month) written as in the sources, else NULL.
+
+    ``s`` is any SQL text expression (a landing column, or a field of a quarantined
+    record's JSON), so quarantine queries parse dates exactly like the loader.
+    """
+    if col_type == "month":
+        month_only = f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}$' then {s} || '-01' end)"
+        return f"coalesce({month_only}, {_date_text(s)})"
+    return _date_text(s)
 
 
 def _date_text(s: str) -> str:
@@ -88,11 +97,18 @@ def error(col: Column, ds: Dataset) -> list[str]:
     if col.name in ds.date_columns_in_range:
         value = f"({normalised(col)})::date"
         out.append(
-            f"case when {normalised(col)} is not null and ({value} < date '{MIN_DATE}' "
-            f"or {value} > current_date + {MAX_DAYS_AHEAD}) "
-            f"then format('{col.name}: %s is outside {MIN_DATE} .. today + {MAX_DAYS_AHEAD} days', {value}) end"
+            f"case when {value} < date '{MIN_DATE}' "
+            f"then format('{col.name}: %s is before {MIN_DATE}, the earliest date a source may carry', {value}) "
+            f"when {value} > current_date + {MAX_DAYS_AHEAD} "
+            f"then format('{col.name}: %s is more than {MAX_DAYS_AHEAD} days in the future "
+            f"(latest accepted today: %s)', {value}, current_date + {MAX_DAYS_AHEAD}) end"
         )
     return out
+
+
+def in_range(value: str) -> str:
+    """SQL condition: the date ``value`` lies in the range sources.md accepts."""
+    return f"({value} between date '{MIN_DATE}' and current_date + {MAX_DAYS_AHEAD})"
 
 
 def errors_array(ds: Dataset, present: set[str]) -> str:
@@ -108,7 +124,8 @@ def reference_errors(ds: Dataset, present: set[str], alias: str = "c") -> str:
         exprs.append(
             f"case when {alias}.{ref.column} is not null and not exists ("
             f"select 1 from raw.{ref.dataset} r where r.{ref.key} = {alias}.{ref.column}) "
-            f"then format('{ref.column}: %s is not in any {ref.dataset} list received so far', "
+            f"then format('{ref.column}: %s is not in any {ref.dataset} list received so far "
+            f"(held; released by the next load once a {ref.dataset} file names it)', "
             f"quote_literal({alias}.{ref.column})) end"
         )
     return "array_remove(array[" + ", ".join(exprs) + "]::text[], null)" if exprs else "'{}'::text[]"

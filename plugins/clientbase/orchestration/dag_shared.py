@@ -3,6 +3,10 @@
 from airflow.sdk import Asset, Param
 
 from clientbase.contract import DATASETS
+from clientbase.notify import on_failure
+
+# every task of every clientbase DAG reports its failure (if CLIENTBASE_NOTIFY_* is set)
+FAILURE_NOTIFICATION = {"on_failure_callback": on_failure}
 
 RAW = {name: Asset(name=f"raw.{name}", uri=f"clientbase://warehouse/raw/{name}") for name in DATASETS}
 REPORTING = Asset(name="reporting", uri="clientbase://warehouse/reporting")
@@ -30,5 +34,6 @@ def extract_dag_args() -> dict:
         "catchup": False,
         "max_active_runs": 1,
         "params": SOURCE_PARAMS,
-        "default_args": {"retries": load_settings().extract_retries, "retry_delay": pendulum.duration(minutes=5)},
+        "default_args": {"retries": load_settings().extract_retries, "retry_delay": pendulum.duration(minutes=5),
+                         **FAILURE_NOTIFICATION},
     }

@@ -4,7 +4,13 @@ dbt builds every reporting table in ``reporting_stage``; only after the quality 
 passes does a month's slice move into ``reporting``, which BI tools read. One month is
 one transaction: its rows in every reporting table are replaced together and a row is
 added to ``reporting.publications``. Republishing identical content is a no-op, so reruns
-change nothing; changed content becomes the month's next version.
+change nothing; changed content becomes the month's next version, and the rows of the
+version it replaces move to ``reporting_history.<table>`` (same columns plus ``version``,
+``published_at``, ``replaced_at``) in the same transaction. What managers saw at any moment
+is then ``reporting_history.as_of(null::reporting.<table>, <timestamp>)`` (see history.py).
+
+Everything here is generic over ``PUBLISHED_TABLES``: a table added to it is created in
+``reporting`` and ``reporting_history`` at its first publication.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from clientbase import __version__
-from clientbase.warehouse.schema import REPORTING, REPORTING_STAGE
+from clientbase.warehouse.schema import REPORTING, REPORTING_HISTORY, REPORTING_STAGE
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +32,16 @@ PUBLISHED_TABLES = (
     "client_status_monthly",
     "status_summary_monthly",
     "status_flow_monthly",
+    "coverage_monthly",
+    "category_coverage_monthly",
+    "visits_monthly",
+    "manager_scorecard_monthly",
+    "rotation_candidates",
 )
 PUBLISH_LOCK = "clientbase.publish"
+# What a history row adds to its reporting table's columns: which version it was, when it
+# was published and when the next version replaced it.
+HISTORY_COLUMNS = (("version", "int"), ("published_at", "timestamptz"), ("replaced_at", "timestamptz"))
 
 
 @dataclass
@@ -36,11 +50,14 @@ class PublicationResult:
     version: int
     changed: bool
     row_counts: dict[str, int] = field(default_factory=dict)
+    replaced_version: int | None = None
 
     def summary(self) -> str:
         counts = ", ".join(f"{t} {n}" for t, n in self.row_counts.items())
         state = "published as version" if self.changed else "unchanged, still version"
-        return f"{self.month}: {state} {self.version} ({counts})"
+        kept = (f"; version {self.replaced_version} kept in {REPORTING_HISTORY}"
+                if self.replaced_version else "")
+        return f"{self.month}: {state} {self.version} ({counts}){kept}"
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -65,7 +82,26 @@ def _ensure_published_table(conn: psycopg.Connection, table: str) -> list[str]:
         if name not in have:
             conn.execute(sql.SQL("alter table {} add column {} " + typ).format(ident, sql.Identifier(name)))
     conn.execute(sql.SQL("create index if not exists {} on {} (month)").format(sql.Identifier(f"{table}_month_idx"), ident))
+    _ensure_history_table(conn, table, stage_cols)
     return [name for name, _ in stage_cols]
+
+
+def _ensure_history_table(conn: psycopg.Connection, table: str, stage_cols: list[tuple[str, str]]) -> None:
+    """``reporting_history.<table>``: the reporting columns plus HISTORY_COLUMNS, grown like the table."""
+    clash = [name for name, _ in stage_cols if name in dict(HISTORY_COLUMNS)]
+    if clash:
+        raise RuntimeError(
+            f"{REPORTING_STAGE}.{table} has column(s) {', '.join(clash)}, which {REPORTING_HISTORY}.{table} "
+            "uses to record versions: rename them in the dbt model"
+        )
+    ident = sql.Identifier(REPORTING_HISTORY, table)
+    conn.execute(sql.SQL("create table if not exists {} (like {})").format(ident, sql.Identifier(REPORTING, table)))
+    have = {name for name, _ in _columns(conn, REPORTING_HISTORY, table)}
+    for name, typ in [*stage_cols, *HISTORY_COLUMNS]:
+        if name not in have:
+            conn.execute(sql.SQL("alter table {} add column {} " + typ).format(ident, sql.Identifier(name)))
+    conn.execute(sql.SQL("create index if not exists {} on {} (month, version)").format(
+        sql.Identifier(f"{table}_month_version_idx"), ident))
 
 
 def _content_md5(conn: psycopg.Connection, table: str, columns: list[str], month: str) -> tuple[str, int]:
@@ -80,7 +116,11 @@ def _content_md5(conn: psycopg.Connection, table: str, columns: list[str], month
 
 def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_passed: int,
                   checks_warned: int, dbt_version: str | None = None) -> PublicationResult:
-    """Publish ``month`` (``YYYY-MM-01``) in one transaction; a no-op when nothing changed."""
+    """Publish ``month`` (``YYYY-MM-01``) in one transaction; a no-op when nothing changed.
+
+    ``dbt_version`` is the dbt that built the candidate tables (from its run results);
+    the pipeline version is this package's.
+    """
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (PUBLISH_LOCK,))
         digest = hashlib.md5()
@@ -93,7 +133,8 @@ def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_pass
             counts[table] = n
         content = digest.hexdigest()
         last = conn.execute(
-            "select version, content_md5 from reporting.publications where month = %s order by version desc limit 1",
+            "select version, content_md5, published_at from reporting.publications where month = %s "
+            "order by version desc limit 1",
             (month,),
         ).fetchone()
         if last and last[1] == content:
@@ -103,6 +144,14 @@ def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_pass
         for table in PUBLISHED_TABLES:
             ident = sql.Identifier(REPORTING, table)
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns[table])
+            if last:
+                # what managers saw until now; now() is this transaction's (and publication's) time
+                conn.execute(
+                    sql.SQL("insert into {} ({}, version, published_at, replaced_at) "
+                            "select {}, %s, %s, now() from {} where month = %s").format(
+                        sql.Identifier(REPORTING_HISTORY, table), cols, cols, ident),
+                    (last[0], last[2], month),
+                )
             conn.execute(sql.SQL("delete from {} where month = %s").format(ident), (month,))
             conn.execute(
                 sql.SQL("insert into {} ({}) select {} from {} where month = %s").format(
@@ -116,6 +165,6 @@ def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_pass
             (month, version, run_id, psycopg.types.json.Jsonb(counts), content, checks_passed, checks_warned,
              dbt_version, __version__),
         )
-    result = PublicationResult(month, version, True, counts)
+    result = PublicationResult(month, version, True, counts, last[0] if last else None)
     log.info("%s", result.summary())
     return result

@@ -1,7 +1,8 @@
 """Great Expectations suites: the data checks of the publication gate.
 
-After dbt has built the staging views, every suite in ``expectations/*.json`` is run
-against its relation; a month is published only when no *blocking* expectation fails.
+After dbt has built the staging views and the ``reporting_stage`` candidates, every
+suite in ``expectations/*.json`` is run against its relation; a month is published only
+when no *blocking* expectation fails.
 Warnings are recorded and reported but never stop publication.
 
 Why suites are JSON files and not a GX project: the pipeline must not depend on a
@@ -13,7 +14,13 @@ table or view to validate, since dbt's names are not final) and ``meta.severity`
 into an *ephemeral* GX context that lives only for the call.
 
 Run-time values use GX's own suite parameters: ``{"$PARAMETER": "max_date"}`` in
-kwargs is resolved from the ``params`` given to :func:`validate`.
+kwargs is resolved from the ``params`` given to :func:`validate`. GX has no parameters
+inside SQL text, so ``{$name}`` in an ``unexpected_rows_query`` (or in the suite's
+``where``) is replaced here by the SQL literal of the parameter before GX sees the query;
+a suite's ``parameters`` give defaults (e.g. the volume check's tolerance). A suite's
+``columns`` (name -> PostgreSQL type) becomes two generated checks: the columns exist,
+and they have those types (GX's own type expectations cannot read the types of a query
+asset, so the types are asked of PostgreSQL with ``pg_typeof``).
 
 GX takes seconds to import, so it is imported inside the functions that need it:
 loading suites, the gate's bookkeeping and storing results stay fast.
@@ -46,7 +53,14 @@ EXAMPLES = 5  # unexpected values / rows kept per failed check
 DATASOURCE = "warehouse"
 UNEXPECTED_ROWS = "unexpected_rows_expectation"
 
-_SUITE_KEYS = {"name", "relation", "expectations", "meta", "notes", "id"}
+_SUITE_KEYS = {"name", "relation", "expectations", "meta", "notes", "id", "columns", "where",
+               "parameters"}
+# ``{$months}`` in SQL text: replaced by the SQL literal of a run parameter (see sql_literal)
+_SQL_PARAMETER = re.compile(r"\{\$([A-Za-z_][A-Za-z0-9_]*)\}")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PG_TYPE = re.compile(r"^[a-z][a-z0-9 _]*(\[\])?$")
+COLUMNS_LABEL = "columns"
+COLUMN_TYPES_LABEL = "column_types"
 _EXPECTATION_KEYS = {"type", "kwargs", "meta", "severity", "description", "notes", "id"}
 _IDENT = r"[A-Za-z_][A-Za-z0-9_$]*"
 _RELATION = re.compile(rf"^{_IDENT}(\.{_IDENT})?$")
@@ -99,11 +113,23 @@ class ExpectationSpec:
     @property
     def parameters(self) -> set[str]:
         """Names of the suite parameters this expectation needs at run time."""
-        return {
+        names = {
             value[PARAMETER_KEY]
             for value in self.kwargs.values()
             if isinstance(value, dict) and PARAMETER_KEY in value
         }
+        query = self.kwargs.get("unexpected_rows_query")
+        if isinstance(query, str):
+            names |= set(_SQL_PARAMETER.findall(query))
+        return names
+
+    def resolved(self, params: Mapping[str, Any]) -> ExpectationSpec:
+        """This expectation with ``{$name}`` in its SQL replaced by SQL literals of ``params``."""
+        query = self.kwargs.get("unexpected_rows_query")
+        if not isinstance(query, str) or not _SQL_PARAMETER.search(query):
+            return self
+        return replace(self, kwargs={**self.kwargs,
+                                     "unexpected_rows_query": substitute_sql(query, params)})
 
     def gx_config(self) -> dict:
         """Keyword arguments for GX's ``ExpectationConfiguration``."""
@@ -127,10 +153,31 @@ class SuiteSpec:
     expectations: tuple[ExpectationSpec, ...]
     meta: dict = field(default_factory=dict)
     path: Path | None = None
+    where: str | None = None  # the suite's own row filter, e.g. "month = any({$months})"
+    defaults: dict = field(default_factory=dict)  # the suite's "parameters": default values
 
     @property
     def parameters(self) -> set[str]:
-        return set().union(*(e.parameters for e in self.expectations))
+        """Run-time parameters the suite needs and does not default itself."""
+        used = set().union(*(e.parameters for e in self.expectations))
+        if self.where:
+            used |= set(_SQL_PARAMETER.findall(self.where))
+        return used - set(self.defaults)
+
+    def with_severity(self, label: str, severity: str) -> SuiteSpec:
+        """The same suite with the severity of one check changed (``meta.label`` or check name).
+
+        For a run-time option such as "the volume check blocks": the suite file keeps the
+        default, the caller decides.
+        """
+        if severity not in GX_SEVERITY:
+            raise ValueError(f"severity must be one of {sorted(GX_SEVERITY)}, got {severity!r}")
+        matched = [e for e in self.expectations if label in (e.meta.get("label"), e.check_name)]
+        if not matched:
+            raise ValueError(f"suite {self.name} has no check {label!r}; its checks: "
+                             f"{[e.check_name for e in self.expectations]}")
+        return replace(self, expectations=tuple(
+            replace(e, severity=severity) if e in matched else e for e in self.expectations))
 
     def with_relation(self, relation: str) -> SuiteSpec:
         """The same suite pointed at another relation (dbt renamed a view; tests)."""
@@ -197,8 +244,16 @@ def parse_suite(data: Any, origin: Path | str = "<suite>") -> SuiteSpec:
     items = data.get("expectations")
     if not isinstance(items, list) or not items:
         raise SuiteError(f"{origin}: 'expectations' must be a non-empty list")
-    expectations = tuple(_parse_expectation(item, f"{origin}: expectations[{i}]")
-                         for i, item in enumerate(items))
+    expectations = _column_checks(data.get("columns"), origin) + tuple(
+        _parse_expectation(item, f"{origin}: expectations[{i}]") for i, item in enumerate(items))
+    where = data.get("where")
+    if where is not None and (not isinstance(where, str) or not where.strip()):
+        raise SuiteError(f"{origin}: 'where' must be one SQL condition, e.g. "
+                         "\"month = any({$months})\"")
+    defaults = data.get("parameters") or {}
+    if not isinstance(defaults, dict) or not all(map(_plain_parameter, defaults.values())):
+        raise SuiteError(f"{origin}: 'parameters' must map names to numbers, strings or "
+                         "non-empty lists of them (defaults of run-time parameters)")
     names = [e.check_name for e in expectations]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -208,7 +263,93 @@ def parse_suite(data: Any, origin: Path | str = "<suite>") -> SuiteSpec:
     if not isinstance(meta, dict):
         raise SuiteError(f"{origin}: 'meta' must be an object")
     return SuiteSpec(name=name, relation=relation, expectations=expectations, meta=meta,
-                     path=origin if isinstance(origin, Path) else None)
+                     path=origin if isinstance(origin, Path) else None,
+                     where=where, defaults=dict(defaults))
+
+
+def _plain_parameter(value: Any) -> bool:
+    if isinstance(value, list):
+        return bool(value) and all(map(_plain_parameter, value))
+    return isinstance(value, (int, float, str)) and not isinstance(value, bool)
+
+
+def _column_checks(columns: Any, origin: Path | str) -> tuple[ExpectationSpec, ...]:
+    """The checks a suite's ``columns`` declares: those columns exist, with those types.
+
+    Both blocking: a renamed or retyped column breaks every consumer downstream. Extra
+    columns are allowed (the BI contract: add columns freely, rename none). The types come
+    from ``pg_typeof`` over the batch, left-joined to one row so an empty table is typed too.
+    """
+    if columns is None:
+        return ()
+    if not isinstance(columns, dict) or not columns:
+        raise SuiteError(f"{origin}: 'columns' must map column names to PostgreSQL types, "
+                         "e.g. {\"doc_id\": \"text\", \"line_no\": \"bigint\"}")
+    for name, pg_type in columns.items():
+        if not re.match(rf"^{_IDENT}$", name) or not isinstance(pg_type, str) \
+                or not _PG_TYPE.match(pg_type):
+            raise SuiteError(f"{origin}: columns: {name!r}: {pg_type!r} is not a column name "
+                             "and a PostgreSQL type as pg_typeof spells it (e.g. 'bigint', "
+                             "'timestamp with time zone')")
+    expected = ", ".join(f"('{name}', '{pg_type}')" for name, pg_type in columns.items())
+    actual = ", ".join(f"('{name}', pg_typeof(typed.{name})::text)" for name in columns)
+    query = (
+        "select expected.column_name, expected.expected_type, actual.actual_type "
+        f"from (values {expected}) as expected (column_name, expected_type) "
+        "left join ("
+        f"select actual_types.* from (select 1) as one "
+        f"left join (select * from {{batch}} as batch_rows limit 1) as typed on true "
+        f"cross join lateral (values {actual}) as actual_types (column_name, actual_type)"
+        ") as actual on actual.column_name = expected.column_name "
+        "where actual.actual_type is distinct from expected.expected_type"
+    )
+    why = "declared in the suite's 'columns'; a renamed or retyped column breaks its consumers"
+    return (
+        ExpectationSpec(
+            type="expect_table_columns_to_match_set",
+            kwargs={"column_set": list(columns), "exact_match": False},
+            severity=BLOCKING, meta={"label": COLUMNS_LABEL, "why": why},
+            description="every declared column is present (extra columns are allowed)"),
+        ExpectationSpec(
+            type=UNEXPECTED_ROWS, kwargs={"unexpected_rows_query": query},
+            severity=BLOCKING, meta={"label": COLUMN_TYPES_LABEL, "why": why},
+            description="every declared column has its declared PostgreSQL type"),
+    )
+
+
+def sql_literal(value: Any) -> str:
+    """A run parameter as SQL text: dates (and ISO date strings) as ``date '…'``, lists as arrays.
+
+    Only for values the pipeline itself passes (months, thresholds); strings are quoted
+    with ``'`` doubled, so a value cannot end the literal.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, Decimal)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"parameter value {value!r} is not a finite number")
+        return repr(value) if not isinstance(value, Decimal) else str(value)
+    if isinstance(value, dt.datetime):
+        return f"timestamptz '{value.isoformat()}'"
+    if isinstance(value, dt.date):
+        return f"date '{value.isoformat()}'"
+    if isinstance(value, str):
+        if _ISO_DATE.match(value):
+            return f"date '{value}'"
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError("an empty list has no SQL array type; pass at least one value")
+        return "array[" + ", ".join(sql_literal(v) for v in value) + "]"
+    raise ValueError(f"parameter value {value!r} ({type(value).__name__}) has no SQL literal")
+
+
+def substitute_sql(text: str, params: Mapping[str, Any]) -> str:
+    """``text`` with every ``{$name}`` replaced by ``sql_literal(params[name])``."""
+    missing = sorted({n for n in _SQL_PARAMETER.findall(text) if n not in params})
+    if missing:
+        raise ValueError(f"SQL parameter(s) {missing} not given; pass them in params")
+    return _SQL_PARAMETER.sub(lambda m: sql_literal(params[m.group(1)]), text)
 
 
 def _parse_expectation(item: Any, where: str) -> ExpectationSpec:
@@ -349,6 +490,12 @@ def _validate_suite(context, datasource, suite: SuiteSpec, where: str | None,
         ExpectationConfiguration,
     )
 
+    suite_parameters = {**{k: _gx_parameter(v) for k, v in suite.defaults.items()},
+                        **suite_parameters}
+    conditions = [f"({substitute_sql(suite.where, suite_parameters)})"] if suite.where else []
+    if where:
+        conditions.append(f"({where})")
+    where = " and ".join(conditions) or None
     # A query asset even for a whole relation: TableAsset's schema_name is deprecated since
     # GX 1.14 and the Postgres datasource offers no other way to name a schema.
     query = f"select * from {_quoted(suite.relation)}" + (f" where {where}" if where else "")
@@ -361,7 +508,8 @@ def _validate_suite(context, datasource, suite: SuiteSpec, where: str | None,
     added = []
     for index, spec in enumerate(suite.expectations):
         try:
-            expectation = ExpectationConfiguration(**spec.gx_config()).to_domain_obj()
+            config = spec.resolved(suite_parameters).gx_config()
+            expectation = ExpectationConfiguration(**config).to_domain_obj()
         except (GreatExpectationsError, ValueError) as exc:
             raise SuiteError(f"{suite.path or suite.name}: {spec.check_name}: GX rejects it: "
                              f"{exc}") from exc
@@ -415,6 +563,9 @@ def _observed(result) -> dict:
     observed = {key: raw[key] for key in _OBSERVED_KEYS if key in raw}
     if result.expectation_config.type == UNEXPECTED_ROWS and "observed_value" in raw:
         observed["unexpected_count"] = raw["observed_value"]
+    mismatched = (raw.get("details") or {}).get("mismatched")
+    if mismatched:  # expect_table_columns_to_match_set: {"missing": [...], "unexpected": [...]}
+        observed["mismatched"] = mismatched
     messages = _exception_messages(result.exception_info)
     if messages:
         observed["exception"] = "; ".join(messages)

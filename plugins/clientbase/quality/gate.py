@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 BLOCKING = "blocking"
 WARNING = "warning"
 EXAMPLES_SHOWN = 3
+ERROR_SHOWN = 200  # characters of a check's error shown in the message (the rest is in audit)
+# Keys of ``Check.details`` naming the Data Docs of the run that produced the check (GX only).
+DATA_DOCS = "data_docs"
 
 
 @dataclass
@@ -40,6 +43,12 @@ class Check:
         message = self.details.get("message")
         if message and count is None:
             text += f" — {message}"
+        missing = (self.details.get("mismatched") or {}).get("missing")
+        if missing:
+            text += f" — missing column(s) {', '.join(map(str, missing))}"
+        error = self.details.get("exception")
+        if error and count is None:
+            text += f" — error: {str(error)[:ERROR_SHOWN]}"
         return text
 
 
@@ -72,7 +81,20 @@ class GateDecision:
                      "the detail of every check is in audit.check_results.")
         if self.warnings:
             text += "\nWarnings:\n  - " + "\n  - ".join(c.describe() for c in self.warnings)
+        docs = self.data_docs()
+        if docs:
+            text += "\n" + docs
         return text
+
+    def data_docs(self) -> str | None:
+        """Where to read the failed GX checks in full (every expectation, observed values).
+
+        GX checks carry the path in ``details["data_docs"]`` (set by ``tasks.validate``).
+        """
+        for check in [*self.blocking_failures, *self.warnings]:
+            if check.details.get(DATA_DOCS):
+                return str(check.details[DATA_DOCS])
+        return None
 
 
 def decide(checks: list[Check], months: list[str]) -> GateDecision:

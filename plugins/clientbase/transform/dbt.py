@@ -171,11 +171,64 @@ def _date_captured(conn: psycopg.Connection, date: str) -> bool:
     )
 
 
-def build(url: str, report_month: str, target_dir: Path, settings: Settings | None = None) -> list[DbtTestResult]:
-    """``dbt build`` (seeds, models, tests; snapshots are fed by ``snapshot_lists``)."""
+RUN_VARS = ("report_month", "snapshot_as_of")  # set by the pipeline itself, not by a user
+
+
+def project_vars(settings: Settings | None = None) -> dict:
+    """The thresholds of ``dbt_project.yml`` (the one configuration place of metrics.md)."""
+    import yaml
+
+    settings = settings or load_settings()
+    project = yaml.safe_load((settings.dbt_project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return {k: v for k, v in (project.get("vars") or {}).items() if k not in RUN_VARS}
+
+
+def check_overrides(overrides: dict | None, settings: Settings | None = None) -> dict:
+    """Per-run threshold overrides, refused when a name is not a threshold of the project.
+
+    A typo (``stt_treshold``) would otherwise be ignored by dbt and the run would silently
+    use the default, so an unknown name fails before anything is built.
+    """
+    if not overrides:
+        return {}
+    known = project_vars(settings)
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"unknown threshold(s) {', '.join(unknown)}: the dbt vars of dbt_project.yml are "
+                         + ", ".join(sorted(known)))
+    return dict(overrides)
+
+
+def build(url: str, report_month: str, target_dir: Path, settings: Settings | None = None,
+          overrides: dict | None = None) -> list[DbtTestResult]:
+    """``dbt build`` (seeds, models, tests; snapshots are fed by ``snapshot_lists``).
+
+    ``overrides`` replace thresholds of ``dbt_project.yml`` for this run only.
+    """
+    run_vars = {**check_overrides(overrides, settings), "report_month": report_month}
     code = run_dbt(url, ["build", "--exclude", "resource_type:snapshot"], target_dir, settings,
-                   vars={"report_month": report_month})
+                   vars=run_vars)
     errors = node_errors(target_dir)
     if errors or code > 1:
         raise DbtError("dbt build failed:\n  " + "\n  ".join(errors or [f"exit code {code}"]))
     return test_results(target_dir)
+
+
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")  # what the dbt docs site needs
+DOCS_STATIC_FILE = "static_index.html"  # the same site in one file (opens from disk)
+
+
+def docs_generate(url: str, target_dir: Path, settings: Settings | None = None) -> Path:
+    """``dbt docs generate --static`` against the warehouse; returns ``target_dir``.
+
+    The catalog (column types, row counts) is read from the warehouse, so the docs show
+    the relations as the last ``dbt build`` left them. ``target_dir`` then holds the site
+    (:data:`DOCS_FILES`) and :data:`DOCS_STATIC_FILE`, which works without a web server.
+    """
+    code = run_dbt(url, ["docs", "generate", "--static"], target_dir, settings)
+    missing = [name for name in (*DOCS_FILES, DOCS_STATIC_FILE) if not (target_dir / name).is_file()]
+    if code != 0 or missing:
+        raise DbtError(f"dbt docs generate failed (exit {code}"
+                       + (f", missing {', '.join(missing)}" if missing else "")
+                       + f"); its log is above and in {target_dir / 'logs'}")
+    return target_dir

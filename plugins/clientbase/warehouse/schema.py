@@ -20,6 +20,7 @@ RAW = "raw"
 AUDIT = "audit"
 REPORTING = "reporting"
 REPORTING_STAGE = "reporting_stage"
+REPORTING_HISTORY = "reporting_history"
 SCHEMA_LOCK_KEY = 4_214_001  # pg_advisory_xact_lock key for DDL
 
 
@@ -98,6 +99,21 @@ create table if not exists {AUDIT}.gate_decisions (
     warnings int not null,
     message text not null
 );
+
+-- one row per month-close run that held the month-close lease (see orchestration/month_close_lock.py)
+create table if not exists {AUDIT}.month_close_leases (
+    lease_id bigserial primary key,
+    run_id text not null,
+    dag_id text not null,
+    holder text not null,
+    acquired_at timestamptz not null default clock_timestamp(),
+    renewed_at timestamptz not null default clock_timestamp(),
+    active_tasks int not null default 0 check (active_tasks >= 0),
+    released_at timestamptz,
+    release_reason text
+);
+create unique index if not exists month_close_leases_one_holder on {AUDIT}.month_close_leases ((true))
+    where released_at is null;
 """
 
 REPORTING_DDL = f"""
@@ -117,15 +133,57 @@ create table if not exists {REPORTING}.publications (
 );
 """
 
+# Superseded versions of published months (rows kept by publish/publisher.py) and the
+# "as of" functions that show what reporting held at any moment.
+HISTORY_DDL = f"""
+create or replace function {REPORTING_HISTORY}.as_of(_table anyelement, _at timestamptz)
+returns setof anyelement language plpgsql stable as $fn$
+declare
+    _name text;
+    _cols text;
+    _sql text;
+begin
+    select c.relname into _name from pg_class c
+     where c.reltype = pg_typeof(_table)::oid and c.relnamespace = '{REPORTING}'::regnamespace;
+    if _name is null then
+        raise exception '{REPORTING_HISTORY}.as_of: % is not a {REPORTING} table; call it as '
+            '{REPORTING_HISTORY}.as_of(null::{REPORTING}.<table>, <timestamptz>)', pg_typeof(_table);
+    end if;
+    select string_agg(quote_ident(a.attname), ', ' order by a.attnum) into _cols
+      from pg_attribute a
+     where a.attrelid = format('{REPORTING}.%I', _name)::regclass and a.attnum > 0 and not a.attisdropped;
+    -- the current rows, if the month's latest version was already published at _at
+    _sql := format('select %s from {REPORTING}.%I t where (select max(p.published_at) '
+                   'from {REPORTING}.publications p where p.month = t.month) <= $1', _cols, _name);
+    if to_regclass(format('{REPORTING_HISTORY}.%I', _name)) is not null then
+        -- plus the superseded versions that were the published ones at _at
+        _sql := _sql || format(' union all select %s from {REPORTING_HISTORY}.%I h '
+                               'where h.published_at <= $1 and h.replaced_at > $1', _cols, _name);
+    end if;
+    return query execute _sql using _at;
+end
+$fn$;
+
+create or replace function {REPORTING_HISTORY}.publications_as_of(_at timestamptz)
+returns setof {REPORTING}.publications language sql stable as $fn$
+    select distinct on (month) * from {REPORTING}.publications
+     where published_at <= _at order by month, version desc
+$fn$;
+"""
+
 
 def _statements() -> list[str]:
-    out = [f"create schema if not exists {schema}" for schema in (RAW, AUDIT, REPORTING)]
+    out = [f"create schema if not exists {schema}" for schema in (RAW, AUDIT, REPORTING, REPORTING_HISTORY)]
     out += [raw_table_ddl(ds) for ds in DATASETS.values()]
-    return out + [AUDIT_DDL, REPORTING_DDL]
+    return out + [AUDIT_DDL, REPORTING_DDL, HISTORY_DDL]
 
 
 def ddl_fingerprint() -> str:
     return hashlib.md5("\n".join(_statements()).encode()).hexdigest()
+
+
+class SchemaNotApplied(RuntimeError):
+    """The connecting role may not apply this version's DDL: the warehouse owner must, first."""
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -134,7 +192,22 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     Skipping matters: ``create index if not exists`` still locks its table, so running the
     DDL on every task deadlocked two extraction DAGs loading at the same time. Concurrent
     first runs are serialised by an advisory lock.
+
+    The DDL is the owner's job: the least-privilege roles (CLIENTBASE_LOADER_URL,
+    CLIENTBASE_TRANSFORMER_URL) only read ``audit.schema_state``. One of them meeting a
+    changed DDL fails with :class:`SchemaNotApplied` (the DDL's transaction rolls back whole).
     """
+    try:
+        _ensure_schema(conn)
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise SchemaNotApplied(
+            f"the warehouse schema is not at this version's DDL ({ddl_fingerprint()[:8]}) and role "
+            f"{conn.info.user!r} may not apply it ({str(exc).strip().splitlines()[0]}). Run `clientbase status` "
+            "(or `clientbase roles`) as the warehouse owner (CLIENTBASE_WAREHOUSE_URL) first, then rerun this task."
+        ) from exc
+
+
+def _ensure_schema(conn: psycopg.Connection) -> None:
     fingerprint = ddl_fingerprint()
     if _applied(conn) == fingerprint:
         return
@@ -147,6 +220,9 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         conn.execute(f"create table if not exists {AUDIT}.schema_state (ddl_md5 text not null, applied_at timestamptz not null default now())")
         conn.execute(f"delete from {AUDIT}.schema_state")
         conn.execute(f"insert into {AUDIT}.schema_state (ddl_md5) values (%s)", (fingerprint,))
+        from clientbase.warehouse.roles import ensure_roles  # roles.py imports this module
+
+        ensure_roles(conn)  # least-privilege roles and grants (a no-op without CREATEROLE)
     log.info("warehouse schema created or updated (%s)", fingerprint[:8])
 
 

@@ -6,8 +6,11 @@
 --
 --   database    owner        used by
 --   ----------  -----------  ------------------------------------------------------------
---   clientbase  clientbase   the warehouse: Airflow tasks, dbt and the publisher, all as
---                            the owner (CLIENTBASE_WAREHOUSE_URL)
+--   clientbase  clientbase   the warehouse owner: schema DDL and grants (`clientbase roles`
+--                            in airflow-init), the CLI (CLIENTBASE_WAREHOUSE_URL)
+--               clientbase_loader       extraction tasks: write raw, audit (CLIENTBASE_LOADER_URL)
+--               clientbase_transformer  the month close: dbt, checks, gate, publisher; owns the
+--                            dbt schemas and the published tables (CLIENTBASE_TRANSFORMER_URL)
 --               bi_reader    Metabase and Superset: read-only, schema `reporting` only
 --   airflow     airflow      Airflow metadata DB + Celery result backend
 --   metabase    metabase     Metabase's application DB (its questions, dashboards, users)
@@ -21,7 +24,8 @@ SET client_min_messages = warning;
 
 -- Login roles (created if missing, then brought to the wanted attributes and password) ----
 SELECT format('CREATE ROLE %I', r)
-  FROM unnest(ARRAY['clientbase', 'bi_reader', 'airflow', 'metabase', 'superset']) AS r
+  FROM unnest(ARRAY['clientbase', 'clientbase_loader', 'clientbase_transformer', 'bi_reader',
+                    'airflow', 'metabase', 'superset']) AS r
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)
 \gexec
 
@@ -29,11 +33,18 @@ SELECT format('CREATE ROLE %I', r)
 SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L',
               role_name, secret)
   FROM (VALUES ('clientbase', :'clientbase_password'),
+               ('clientbase_loader', :'loader_password'),
+               ('clientbase_transformer', :'transformer_password'),
                ('bi_reader',  :'bi_reader_password'),
                ('airflow',    :'airflow_password'),
                ('metabase',   :'metabase_password'),
                ('superset',   :'superset_password')) AS roles (role_name, secret)
 \gexec
+
+-- The warehouse owner may act as the transformer: it hands the transformer what the owner
+-- made before (ALTER ... OWNER TO needs that), grants for it (default privileges FOR ROLE),
+-- and can still read and repair what the transformer owns. The loader stays apart.
+GRANT clientbase_transformer TO clientbase;
 
 -- The BI role can only read, whatever a BI tool sends; it sees `reporting` first.
 ALTER ROLE bi_reader SET default_transaction_read_only = on;
@@ -53,10 +64,12 @@ ALTER DATABASE airflow    OWNER TO airflow;
 ALTER DATABASE metabase   OWNER TO metabase;
 ALTER DATABASE superset   OWNER TO superset;
 
--- Who may connect where: the owner (implicitly), plus bi_reader on the warehouse.
+-- Who may connect where: the owner (implicitly), plus the pipeline's roles and bi_reader on
+-- the warehouse (the loader and dbt use temporary tables).
 REVOKE ALL ON DATABASE clientbase FROM PUBLIC;
 REVOKE ALL ON DATABASE airflow    FROM PUBLIC;
 REVOKE ALL ON DATABASE metabase   FROM PUBLIC;
 REVOKE ALL ON DATABASE superset   FROM PUBLIC;
 REVOKE ALL ON DATABASE postgres   FROM PUBLIC;
 GRANT CONNECT ON DATABASE clientbase TO bi_reader;
+GRANT CONNECT, TEMPORARY ON DATABASE clientbase TO clientbase_loader, clientbase_transformer;
