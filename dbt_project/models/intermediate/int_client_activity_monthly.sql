@@ -66,12 +66,13 @@ final as (
         coalesce(client_month_lines.shipment_lines, 0) as shipment_lines,
         coalesce(client_month_lines.shipment_lines_without_cost, 0) as shipment_lines_without_cost,
         coalesce(client_month_lines.revenue, 0) as revenue,
-        case
-            when client_month_lines.shipment_lines is null then 0
-            when client_month_lines.shipment_lines_without_cost > 0 then null
-            else client_month_lines.revenue - client_month_lines.cost
-        end as margin,
-        coalesce(client_month_lines.revenue, 0) > {{ var('akb_min_revenue') }} as is_active,
+        {{ month_margin(
+            'client_month_lines.shipment_lines',
+            'client_month_lines.shipment_lines_without_cost',
+            'client_month_lines.revenue',
+            'client_month_lines.cost'
+        ) }} as margin,
+        {{ is_active('client_month_lines.revenue') }} as is_active,
         client_month_lines.last_shipment_date as month_last_shipment_date
     from client_months
     left join client_month_lines

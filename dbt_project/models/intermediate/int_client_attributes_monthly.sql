@@ -40,14 +40,7 @@ client_month_versions as (
         client_versions.valid_from as list_date
     from spine_months
     inner join client_versions
-        on (
-            client_versions.valid_from <= spine_months.month_end_date
-            or client_versions.is_first_version
-        )
-        and (
-            client_versions.valid_to is null
-            or client_versions.valid_to > spine_months.month_end_date
-        )
+        on {{ valid_on_month_end('client_versions', 'spine_months') }}
 
 )
 

@@ -102,12 +102,13 @@ final as (
         point_months.month,
         coalesce(point_month_lines.shipment_lines, 0) as shipment_lines,
         coalesce(point_month_lines.revenue, 0) as revenue,
-        case
-            when point_month_lines.shipment_lines is null then 0
-            when point_month_lines.shipment_lines_without_cost > 0 then null
-            else point_month_lines.revenue - point_month_lines.cost
-        end as margin,
-        coalesce(point_month_lines.revenue, 0) > {{ var('akb_min_revenue') }} as is_active,
+        {{ month_margin(
+            'point_month_lines.shipment_lines',
+            'point_month_lines.shipment_lines_without_cost',
+            'point_month_lines.revenue',
+            'point_month_lines.cost'
+        ) }} as margin,
+        {{ is_active('point_month_lines.revenue') }} as is_active,
         coalesce(point_month_orders.orders, 0) as orders,
         coalesce(point_month_orders.effective_orders, 0) as effective_orders,
         coalesce(point_month_plans.planned_visits, 0) as planned_visits,

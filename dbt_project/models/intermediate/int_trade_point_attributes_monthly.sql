@@ -44,14 +44,7 @@ point_month_versions as (
         point_versions.valid_from as list_date
     from spine_months
     inner join point_versions
-        on (
-            point_versions.valid_from <= spine_months.month_end_date
-            or point_versions.is_first_version
-        )
-        and (
-            point_versions.valid_to is null
-            or point_versions.valid_to > spine_months.month_end_date
-        )
+        on {{ valid_on_month_end('point_versions', 'spine_months') }}
 
 )
 

@@ -10,58 +10,26 @@ point_months as (
 
 ),
 
+{#- dimension -> the point's column holding its value ('all' for the total) -#}
+{%- set dimensions = [('total', "'all'"), ('territory', 'territory'), ('rep', 'rep_id'), ('channel', 'channel')] %}
+
 point_dimensions as (
-
+{% for dimension, value_column in dimensions %}
     select
         month,
-        'total' as dimension,
-        'all' as dimension_value,
+        '{{ dimension }}' as dimension,
+        {{ value_column }} as dimension_value,
         is_in_okb,
         is_in_pakb,
         is_in_akb,
         is_in_akb_3m,
         is_in_stable_akb_3m
     from point_months
+    {%- if not loop.last %}
 
     union all
-
-    select
-        month,
-        'territory' as dimension,
-        territory as dimension_value,
-        is_in_okb,
-        is_in_pakb,
-        is_in_akb,
-        is_in_akb_3m,
-        is_in_stable_akb_3m
-    from point_months
-
-    union all
-
-    select
-        month,
-        'rep' as dimension,
-        rep_id as dimension_value,
-        is_in_okb,
-        is_in_pakb,
-        is_in_akb,
-        is_in_akb_3m,
-        is_in_stable_akb_3m
-    from point_months
-
-    union all
-
-    select
-        month,
-        'channel' as dimension,
-        channel as dimension_value,
-        is_in_okb,
-        is_in_pakb,
-        is_in_akb,
-        is_in_akb_3m,
-        is_in_stable_akb_3m
-    from point_months
-
+    {% endif %}
+{% endfor %}
 ),
 
 coverage_counts as (
