@@ -1,8 +1,8 @@
-"""The month close: dbt snapshots and build, Great Expectations, the quality gate, publication.
+"""The month close: dbt build, Great Expectations, the quality gate, publication.
 
 A scheduled run closes the month its data interval covers; a backfill is one run with
 params from_month/to_month, publishing each month as its own mapped task. Everything from
-the snapshots to the last publication runs under the warehouse's month-close lock (setup
+the build to the last publication runs under the warehouse's month-close lock (setup
 task ``month_close_lock``, teardown ``month_close_unlock``): two month closes never interleave.
 """
 
@@ -51,11 +51,7 @@ def monthly_kpi():
         return tasks.resolve_months(ctx["params"].get("from_month"), ctx["params"].get("to_month"),
                                     interval.date() if interval else None)
 
-    @task(inlets=list(RAW.values()))
-    def dbt_snapshot_lists() -> list[str]:
-        return tasks.snapshot_lists(get_current_context()["run_id"])
-
-    @task(multiple_outputs=True)
+    @task(multiple_outputs=True, inlets=list(RAW.values()))
     def dbt_build(months: list[str]) -> dict:
         ctx = get_current_context()
         return tasks.build(months, ctx["run_id"], ctx["params"].get("thresholds"))
@@ -70,19 +66,18 @@ def monthly_kpi():
         return tasks.quality_gate(dbt_checks, gx_checks, months, get_current_context()["run_id"])
 
     @task(outlets=[REPORTING], max_active_tis_per_dag=1)
-    def publish(month: str, dbt_version: str | None) -> dict:
-        return tasks.publish(month, get_current_context()["run_id"], dbt_version)
+    def publish(month: str, tables: list[str], dbt_version: str | None) -> dict:
+        return tasks.publish(month, get_current_context()["run_id"], tables, dbt_version)
 
     lock = month_close_lock()
     months = months_to_close()
-    snapshots = dbt_snapshot_lists()
-    lock >> snapshots
     built = dbt_build(months)
-    snapshots >> built
+    lock >> built
     checked = great_expectations(months)
     built >> checked
     gated = quality_gate(built["checks"], checked, months)
-    published = publish.partial(dbt_version=built["dbt_version"]).expand(month=gated)
+    published = publish.partial(tables=built["published_tables"],
+                                dbt_version=built["dbt_version"]).expand(month=gated)
     published >> month_close_unlock().as_teardown(setups=lock)
 
 

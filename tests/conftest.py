@@ -19,6 +19,12 @@ os.environ.pop("CLIENTBASE_WAREHOUSE_URL", None)
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
 
+from clientbase.publish.contract import project_published_tables  # noqa: E402  (after the environment)
+from clientbase.warehouse.schema import WAREHOUSE_SCHEMAS  # noqa: E402
+
+# The BI contract as the dbt project defines it (models/reporting/, via `dbt parse`)
+PUBLISHED_TABLES = project_published_tables()
+
 REPO = Path(__file__).resolve().parent.parent
 # The specification's golden scenarios live beside the repository (as in CI): ../shared
 SHARED = Path(os.environ.get("CLIENTBASE_SHARED_DIR", REPO.parent / "shared")).resolve()
@@ -29,9 +35,9 @@ if not (SCENARIOS / "status_rules").is_dir():
         "(as CI does) or set CLIENTBASE_SHARED_DIR to the shared folder"
     )
 
-# Every schema the project writes; dropping them gives an empty warehouse.
-PROJECT_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots",
-                   "reporting_stage", "reporting", "reporting_history", "seeds")
+# Every schema the project writes; dropping them gives an empty warehouse ("seeds" and
+# "snapshots" are left by earlier versions of the project, dropped for a clean start).
+PROJECT_SCHEMAS = (*WAREHOUSE_SCHEMAS, "seeds", "snapshots")
 
 
 @pytest.fixture(scope="session")

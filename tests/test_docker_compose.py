@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from clientbase.warehouse.schema import WAREHOUSE_SCHEMAS, dbt_schemas
+
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
 DOCKER_DIR = REPO / "docker"
@@ -46,10 +48,8 @@ REQUIRED_SERVICES = {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES,
                      "metabase", "superset-init", "superset"}
 BI_SERVICES = ("metabase", "superset-init", "superset")
 DAG_IDS = ("extract_shipments", "extract_visits", "monthly_kpi")
-WAREHOUSE_SCHEMAS = ("raw", "audit", "staging", "intermediate", "marts", "snapshots",
-                     "reporting_stage", "reporting", "reporting_history")
 LOADER, TRANSFORMER = "clientbase_loader", "clientbase_transformer"
-TRANSFORMER_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "reporting_stage")  # dbt's
+TRANSFORMER_SCHEMAS = dbt_schemas()  # dbt's, from dbt_project.yml
 
 # The compose specification's top-level and service-level properties (compose-spec,
 # schema/compose-spec.json), for a cheap structural check in place of `docker compose config`.

@@ -49,7 +49,7 @@ def suites() -> dict[str, qx.SuiteSpec]:
 
 
 def build_scenario(url: str, landing_dir: Path, report_month: str, tmp_path_factory) -> str:
-    """A scenario's landing folder extracted, snapshotted and built by dbt (no gate, no publication)."""
+    """A scenario's landing folder extracted and built by dbt (no gate, no publication)."""
     from clientbase import tasks
     from clientbase.transform import dbt
 
@@ -60,9 +60,7 @@ def build_scenario(url: str, landing_dir: Path, report_month: str, tmp_path_fact
     tasks.extract(SHIPMENTS_FLOW, params)
     tasks.extract(VISITS_FLOW, params)
     target = tmp_path_factory.mktemp("dbt")
-    dbt.snapshot_lists(url, target)
-    code = dbt.run_dbt(url, ["build", "--select", MODELS, "--indirect-selection", "cautious",
-                             "--exclude", "resource_type:snapshot"],
+    code = dbt.run_dbt(url, ["build", "--select", MODELS, "--indirect-selection", "cautious"],
                        target, vars={"report_month": report_month})
     assert code == 0 and not dbt.node_errors(target), dbt.node_errors(target)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -73,7 +71,7 @@ def build_scenario(url: str, landing_dir: Path, report_month: str, tmp_path_fact
 
 @pytest.fixture(scope="module")
 def built(warehouse, tmp_path_factory) -> str:
-    """status_rules extracted, snapshotted and built by dbt (no gate, no publication)."""
+    """status_rules extracted and built by dbt (no gate, no publication)."""
     return build_scenario(warehouse, SCENARIOS / "status_rules" / "landing", REPORT_MONTH,
                           tmp_path_factory)
 

@@ -26,9 +26,9 @@ from psycopg import sql
 
 from clientbase.contract import BATCH_COLUMN, DATASETS
 from clientbase.orchestration import month_close_lock
-from clientbase.publish.publisher import PUBLISH_LOCK, PUBLISHED_TABLES
+from clientbase.publish.publisher import PUBLISH_LOCK
 
-from conftest import REPO, SCENARIOS, reset_warehouse
+from conftest import PUBLISHED_TABLES, REPO, SCENARIOS, reset_warehouse
 
 FROM, TO = "2024-10", "2024-12"
 BOUND_S = 600  # upper bound for anything the tests wait for (never a timing assertion)
@@ -409,13 +409,13 @@ def test_two_month_closes_do_not_interleave(airflow_ready, landing, uninterrupte
 
 
 def test_the_lock_spans_the_whole_month_close(airflow_ready):
-    """Setup takes it before the snapshots; teardown releases it after the last publication, even on failure."""
+    """Setup takes it before the build; teardown releases it after the last publication, even on failure."""
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(REPO / "dags")).dags["monthly_kpi"]
     lock, unlock = dag.get_task("month_close_lock"), dag.get_task("month_close_unlock")
     assert lock.is_setup and unlock.is_teardown
     assert unlock.trigger_rule == "all_done_setup_success"
-    locked = {"dbt_snapshot_lists", "dbt_build", "great_expectations", "quality_gate", "publish"}
+    locked = {"dbt_build", "great_expectations", "quality_gate", "publish"}
     assert locked <= {t.task_id for t in lock.get_flat_relatives(upstream=False)}
     assert locked <= {t.task_id for t in unlock.get_flat_relatives(upstream=True)}

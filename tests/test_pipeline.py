@@ -13,9 +13,8 @@ import psycopg
 import pytest
 
 from clientbase import cli
-from clientbase.publish.publisher import PUBLISHED_TABLES
 
-from conftest import SCENARIOS, reset_warehouse
+from conftest import PUBLISHED_TABLES, SCENARIOS, reset_warehouse
 from scenario_compare import compare_table
 
 STATUS_RULES = SCENARIOS / "status_rules"

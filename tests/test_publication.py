@@ -2,7 +2,7 @@
 
 dbt is not needed to test publication: each published table gets a small hand-made
 candidate in ``reporting_stage`` (the publisher mirrors whatever columns it has), so these
-tests follow ``PUBLISHED_TABLES`` as it grows.
+tests follow the published tables of the dbt project as they grow.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import pytest
 from psycopg import sql
 
 from clientbase.publish import history
-from clientbase.publish.publisher import PUBLISHED_TABLES, publish_month
+from clientbase.publish.publisher import publish_month
 
-from conftest import reset_warehouse
+from conftest import PUBLISHED_TABLES, reset_warehouse
 
 JAN, FEB = "2024-01-01", "2024-02-01"
 
@@ -68,7 +68,7 @@ def as_of(conn: psycopg.Connection, table: str, at: dt.datetime) -> list[tuple]:
 def test_first_publication_records_counts_checks_and_versions(url):
     with psycopg.connect(url, autocommit=True) as conn:
         stage(conn, JAN, [("A", 10), ("B", 20)])
-        result = publish_month(conn, JAN, "run-1", 40, 2, "1.11.16")
+        result = publish_month(conn, JAN, "run-1", 40, 2, PUBLISHED_TABLES, "1.11.16")
         assert (result.version, result.changed, result.replaced_version) == (1, True, None)
         _, counts, passed, warned, dbt_version, pipeline_version, run_id = publication(conn, JAN, 1)
     assert counts == {table: 2 for table in PUBLISHED_TABLES}
@@ -81,8 +81,8 @@ def test_first_publication_records_counts_checks_and_versions(url):
 def test_identical_content_is_not_a_new_version(url):
     with psycopg.connect(url, autocommit=True) as conn:
         stage(conn, JAN, [("A", 10)])
-        publish_month(conn, JAN, "run-1", 1, 0)
-        again = publish_month(conn, JAN, "run-2", 1, 0)
+        publish_month(conn, JAN, "run-1", 1, 0, PUBLISHED_TABLES)
+        again = publish_month(conn, JAN, "run-2", 1, 0, PUBLISHED_TABLES)
         versions = conn.execute("select count(*) from reporting.publications").fetchone()[0]
         kept = conn.execute(sql.SQL("select count(*) from {}").format(
             sql.Identifier("reporting_history", PUBLISHED_TABLES[0]))).fetchone()[0]
@@ -94,10 +94,10 @@ def test_republication_keeps_the_replaced_version_in_history(url):
     with psycopg.connect(url, autocommit=True) as conn:
         stage(conn, JAN, [("A", 10), ("B", 20)])
         stage(conn, FEB, [("A", 11)])
-        publish_month(conn, JAN, "run-1", 1, 0)
-        publish_month(conn, FEB, "run-1", 1, 0)
+        publish_month(conn, JAN, "run-1", 1, 0, PUBLISHED_TABLES)
+        publish_month(conn, FEB, "run-1", 1, 0, PUBLISHED_TABLES)
         stage(conn, JAN, [("A", 10), ("B", 25), ("C", 5)])  # a late correction and a new client
-        result = publish_month(conn, JAN, "run-2", 1, 0)
+        result = publish_month(conn, JAN, "run-2", 1, 0, PUBLISHED_TABLES)
         v1_at, v2_at = publication(conn, JAN, 1)[0], publication(conn, JAN, 2)[0]
         feb_at = publication(conn, FEB, 1)[0]
         for table in PUBLISHED_TABLES:
@@ -122,7 +122,7 @@ def test_republication_keeps_the_replaced_version_in_history(url):
 def test_as_of_is_plain_sql_and_refuses_other_tables(url):
     with psycopg.connect(url, autocommit=True) as conn:
         stage(conn, JAN, [("A", 10)])
-        publish_month(conn, JAN, "run-1", 1, 0)
+        publish_month(conn, JAN, "run-1", 1, 0, PUBLISHED_TABLES)
         table = PUBLISHED_TABLES[-1]
         rows = conn.execute(sql.SQL("select client_id from reporting_history.as_of(null::{}, now())").format(
             sql.Identifier("reporting", table))).fetchall()
@@ -137,10 +137,10 @@ def test_a_column_the_model_gains_reaches_reporting_and_history(url):
     table = PUBLISHED_TABLES[0]
     with psycopg.connect(url, autocommit=True) as conn:
         stage(conn, JAN, [("A", 10)])
-        publish_month(conn, JAN, "run-1", 1, 0)
+        publish_month(conn, JAN, "run-1", 1, 0, PUBLISHED_TABLES)
         conn.execute(sql.SQL("alter table {} add column segment text default 'retail'").format(
             sql.Identifier("reporting_stage", table)))
-        result = publish_month(conn, JAN, "run-2", 1, 0)
+        result = publish_month(conn, JAN, "run-2", 1, 0, PUBLISHED_TABLES)
         current = conn.execute(sql.SQL("select client_id, segment from {}").format(
             sql.Identifier("reporting", table))).fetchall()
         kept = conn.execute(sql.SQL("select client_id, segment, version from {}").format(
@@ -155,12 +155,12 @@ def test_a_failure_half_way_publishes_nothing(url):
     last = PUBLISHED_TABLES[-1]
     with psycopg.connect(url, autocommit=True) as conn:
         stage(conn, JAN, [("A", 10)])
-        publish_month(conn, JAN, "run-1", 1, 0)
+        publish_month(conn, JAN, "run-1", 1, 0, PUBLISHED_TABLES)
         conn.execute(sql.SQL("alter table {} add constraint no_negative check (amount >= 0)").format(
             sql.Identifier("reporting", last)))
         stage(conn, JAN, [("A", -1)])
         with pytest.raises(psycopg.errors.CheckViolation):
-            publish_month(conn, JAN, "run-2", 1, 0)
+            publish_month(conn, JAN, "run-2", 1, 0, PUBLISHED_TABLES)
         for table in PUBLISHED_TABLES:
             assert published(conn, table, JAN) == [("A", 10.0)], table
             assert conn.execute(sql.SQL("select count(*) from {}").format(

@@ -11,11 +11,10 @@ import pytest
 from clientbase import cli
 from clientbase.contract import SHIPMENTS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
-from clientbase.publish.publisher import PUBLISHED_TABLES
 from clientbase.settings import Roles, load_settings
 from clientbase.warehouse import connection, roles, schema
 
-from conftest import SCENARIOS, reset_warehouse
+from conftest import PUBLISHED_TABLES, SCENARIOS, reset_warehouse
 
 
 def as_user(url: str, user: str, password: str) -> str:
@@ -216,7 +215,7 @@ def test_pipeline_runs_as_the_loader_and_the_transformer(role_urls, tmp_path):
     not_transformer = [f"{s}.{t} ({o})" for s, t, o in owners
                        if o != names.transformer and (s, t) != ("reporting", "publications")]
     assert not not_transformer, not_transformer
-    assert {s for s, _, _ in owners} >= {"staging", "marts", "snapshots", "reporting_stage", "reporting",
+    assert {s for s, _, _ in owners} >= {"staging", "marts", "reporting_stage", "reporting",
                                          "reporting_history"}
     assert schema_owners == {s: names.transformer for s in roles.DBT_SCHEMAS}
 

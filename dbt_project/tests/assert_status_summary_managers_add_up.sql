@@ -1,4 +1,5 @@
--- Per month and status, the manager rows add up to the all-managers row.
+-- Per month and status, the manager rows and the unassigned clients (no owner in the clients
+-- list in force) add up to the all-managers row.
 
 with
 
@@ -22,6 +23,20 @@ manager_totals as (
 
 ),
 
+unassigned_clients as (
+
+    select
+        month,
+        status,
+        count(*) as clients
+    from {{ ref('fct_client_status_monthly') }}
+    where manager_id is null
+    group by
+        month,
+        status
+
+),
+
 all_manager_rows as (
 
     select
@@ -37,9 +52,14 @@ select
     all_manager_rows.month,
     all_manager_rows.status,
     all_manager_rows.clients,
-    manager_totals.clients as manager_clients
+    manager_totals.clients as manager_clients,
+    unassigned_clients.clients as unassigned_clients
 from all_manager_rows
 left join manager_totals
     on all_manager_rows.month = manager_totals.month
     and all_manager_rows.status = manager_totals.status
-where all_manager_rows.clients <> coalesce(manager_totals.clients, 0)
+left join unassigned_clients
+    on all_manager_rows.month = unassigned_clients.month
+    and all_manager_rows.status = unassigned_clients.status
+where all_manager_rows.clients
+    <> coalesce(manager_totals.clients, 0) + coalesce(unassigned_clients.clients, 0)

@@ -4,7 +4,7 @@ The DAG files in ``dags/`` only wire these together. Every function is idempoten
 safe to rerun for any month: loads skip content already loaded, dbt rebuilds, and the
 publisher republishes a month only when its content changed.
 
-The month close (snapshot, build, validate, gate, publish) rebuilds shared schemas, so
+The month close (build, validate, gate, publish) rebuilds shared schemas, so
 each of its steps runs under the run's month-close lease (orchestration/month_close_lock.py),
 taken by ``acquire_month_close`` and released by ``release_month_close``.
 """
@@ -25,6 +25,7 @@ from clientbase import progress
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from clientbase.orchestration import month_close_lock
+from clientbase.publish import contract
 from clientbase.publish.publisher import publish_month
 from clientbase.quality import gate
 from clientbase.settings import load_settings
@@ -138,7 +139,7 @@ def release_month_close(run_id: str) -> bool:
 def month_close(run_id: str, dag_id: str = "manual") -> Iterator[dict]:
     """Hold the month-close lock around month-close steps called outside the DAG (scripts, tests).
 
-    ``with tasks.month_close("my-run"): tasks.snapshot_lists("my-run")`` — the steps refuse
+    ``with tasks.month_close("my-run"): tasks.build(months, "my-run")`` — the steps refuse
     to run without it, because they rebuild schemas a running month close is using.
     """
     lease = acquire_month_close(run_id, dag_id)
@@ -146,15 +147,6 @@ def month_close(run_id: str, dag_id: str = "manual") -> Iterator[dict]:
         yield lease
     finally:
         release_month_close(run_id)
-
-
-def snapshot_lists(run_id: str) -> list[str]:
-    prune_run_dirs()
-    url = transformer_url()
-    with month_close_lock.held(run_id, url):
-        with connect(url, autocommit=True) as conn:
-            schema.ensure_schema(conn)
-        return dbt.snapshot_lists(url, run_dir(run_id) / "dbt")
 
 
 def dbt_version_of_run(target_dir: Path) -> str | None:
@@ -168,9 +160,11 @@ def dbt_version_of_run(target_dir: Path) -> str | None:
 def build(months: list[str], run_id: str, thresholds: dict | None = None) -> dict:
     """dbt build up to the last month, with this run's ``thresholds`` (dbt vars) if any.
 
-    Returns ``checks`` (the data tests, as gate checks) and ``dbt_version`` (which the
-    publication records; passed along by the DAG because workers need not share a disk).
+    Returns ``checks`` (the data tests, as gate checks), ``dbt_version`` (which the
+    publication records) and ``published_tables`` (the reporting models of the build's dbt
+    manifest); passed along by the DAG because workers need not share a disk.
     """
+    prune_run_dirs()
     target = run_dir(run_id) / "dbt"
     with month_close_lock.held(run_id):
         results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds)
@@ -184,7 +178,8 @@ def build(months: list[str], run_id: str, thresholds: dict | None = None) -> dic
         # a test skipped because an upstream test failed did not run: the failure already counts
         for res in results if res.status != "skipped"
     ]
-    return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target)}
+    return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target),
+            "published_tables": list(contract.published_tables(target / contract.MANIFEST))}
 
 
 def validate(months: list[str], run_id: str, thresholds: dict | None = None) -> list[dict]:
@@ -232,8 +227,8 @@ def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str
     return months
 
 
-def publish(month: str, run_id: str, dbt_version: str | None = None) -> dict:
-    """Publish one month; refuses unless this run's gate decision passed and covers the month."""
+def publish(month: str, run_id: str, tables: list[str], dbt_version: str | None = None) -> dict:
+    """Publish one month of ``tables``; refuses unless this run's gate decision passed and covers the month."""
     with month_close_lock.held(run_id), connect(transformer_url()) as conn:
         decision = conn.execute(
             "select passed, checks_run - blocking_failed - warnings, warnings from audit.gate_decisions "
@@ -243,5 +238,5 @@ def publish(month: str, run_id: str, dbt_version: str | None = None) -> dict:
         if not decision or not decision[0]:
             raise GateBlocked(f"{month[:7]} has no passing quality-gate decision in run {run_id}: not published")
         progress.report(f"publishing {month[:7]}")
-        result = publish_month(conn, month, run_id, decision[1], decision[2], dbt_version)
+        result = publish_month(conn, month, run_id, decision[1], decision[2], tables, dbt_version)
     return asdict(result)

@@ -1,46 +1,43 @@
--- Client x month: the client's list attributes as of the month's last day (sources.md),
--- from the SCD2 snapshot; months before a client's first list use its first version.
+-- Client x month: the client's row in the clients list in force on the month's last day
+-- (int_reference_lists_monthly). A client absent from that list has no row: no owner that
+-- month (`unassigned` downstream), as sources.md's complete lists imply.
 
 with
 
-client_versions as (
-
-    select
-        client_id,
-        manager_id,
-        tier,
-        channel,
-        dbt_valid_from::date as valid_from,
-        dbt_valid_to::date as valid_to,
-        row_number() over (
-            partition by client_id
-            order by dbt_valid_from
-        ) = 1 as is_first_version
-    from {{ ref('snap_clients') }}
-
-),
-
-spine_months as (
+clients_lists_in_force as (
 
     select
         month,
-        month_end_date
-    from {{ ref('int_month_spine') }}
+        list_date
+    from {{ ref('int_reference_lists_monthly') }}
+    where list_name = 'clients'
+
+),
+
+client_list_rows as (
+
+    select
+        client_id,
+        snapshot_date,
+        manager_id,
+        tier,
+        channel
+    from {{ ref('stg_clients') }}
 
 ),
 
 client_month_versions as (
 
     select
-        client_versions.client_id,
-        spine_months.month,
-        client_versions.manager_id,
-        client_versions.tier,
-        client_versions.channel,
-        client_versions.valid_from as list_date
-    from spine_months
-    inner join client_versions
-        on {{ valid_on_month_end('client_versions', 'spine_months') }}
+        client_list_rows.client_id,
+        clients_lists_in_force.month,
+        client_list_rows.manager_id,
+        client_list_rows.tier,
+        client_list_rows.channel,
+        clients_lists_in_force.list_date
+    from clients_lists_in_force
+    inner join client_list_rows
+        on clients_lists_in_force.list_date = client_list_rows.snapshot_date
 
 )
 

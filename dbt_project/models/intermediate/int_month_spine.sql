@@ -7,8 +7,7 @@ with
 posted_shipment_months as (
 
     select distinct shipment_month as data_month
-    from {{ ref('stg_shipments') }}
-    where status = 'posted'
+    from {{ ref('int_shipment_lines_posted') }}
 
 ),
 

@@ -1,50 +1,47 @@
--- Trade point x month: the point's census attributes as of the month's last day (sources.md),
--- from the SCD2 snapshot; months before a point's first list use its first version.
+-- Trade point x month: the point's row in the census list in force on the month's last day
+-- (int_reference_lists_monthly). A point absent from that list has no row that month: it is
+-- not in the ОКБ and has no territory, channel or rep.
 
 with
 
-point_versions as (
+census_lists_in_force as (
+
+    select
+        month,
+        list_date
+    from {{ ref('int_reference_lists_monthly') }}
+    where list_name = 'trade_points'
+
+),
+
+point_list_rows as (
 
     select
         point_id,
+        snapshot_date,
         client_id,
         territory,
         channel,
         rep_id,
-        is_active,
-        dbt_valid_from::date as valid_from,
-        dbt_valid_to::date as valid_to,
-        row_number() over (
-            partition by point_id
-            order by dbt_valid_from
-        ) = 1 as is_first_version
-    from {{ ref('snap_trade_points') }}
-
-),
-
-spine_months as (
-
-    select
-        month,
-        month_end_date
-    from {{ ref('int_month_spine') }}
+        is_active
+    from {{ ref('stg_trade_points') }}
 
 ),
 
 point_month_versions as (
 
     select
-        point_versions.point_id,
-        spine_months.month,
-        point_versions.client_id,
-        point_versions.territory,
-        point_versions.channel,
-        point_versions.rep_id,
-        point_versions.is_active as is_in_census,
-        point_versions.valid_from as list_date
-    from spine_months
-    inner join point_versions
-        on {{ valid_on_month_end('point_versions', 'spine_months') }}
+        point_list_rows.point_id,
+        census_lists_in_force.month,
+        point_list_rows.client_id,
+        point_list_rows.territory,
+        point_list_rows.channel,
+        point_list_rows.rep_id,
+        point_list_rows.is_active as is_in_census,
+        census_lists_in_force.list_date
+    from census_lists_in_force
+    inner join point_list_rows
+        on census_lists_in_force.list_date = point_list_rows.snapshot_date
 
 )
 

@@ -13,8 +13,7 @@ posted_shipment_lines as (
         sku,
         qty,
         revenue
-    from {{ ref('stg_shipments') }}
-    where status = 'posted'
+    from {{ ref('int_shipment_lines_posted') }}
 
 ),
 

@@ -11,8 +11,7 @@ posted_shipment_lines as (
         shipment_month,
         sku,
         qty
-    from {{ ref('stg_shipments') }}
-    where status = 'posted'
+    from {{ ref('int_shipment_lines_posted') }}
 
 ),
 

@@ -1,6 +1,9 @@
 -- One row per trade point of any census list x month of the spine: the point's as-of census
 -- attributes (territory, channel, assigned rep, in the ОКБ), its activity, orders and visits of
 -- the month, and the trailing-window measures of coverage (metrics.md §4) and СТТ (§5).
+-- A point absent from the census list in force has no attributes that month: it is outside
+-- the ОКБ, and its territory, channel and rep are var unspecified_dimension_value; such a
+-- month is left out unless the point shipped, was planned or visited in the window.
 -- "The last 3 months" is var last_months_window; at quarter-end months (Mar, Jun, Sep, Dec)
 -- M-2 .. M is exactly the quarter, so the 3-month figures are the quarter's.
 
@@ -24,6 +27,7 @@ point_windows as (
         point_id,
         month,
         count(*) filter (where is_active) over last_months as active_months_in_window,
+        sum(shipment_lines) over last_months as shipment_lines_in_window,
         sum(planned_visits) over last_months as planned_visits_in_window,
         sum(effective_orders) over last_months as effective_orders_in_window
     from point_activity
@@ -40,10 +44,11 @@ point_months as (
     select
         point_activity.month,
         point_activity.point_id,
+        point_attributes.point_id is not null as has_census_version,
         point_attributes.client_id,
-        point_attributes.territory,
+        coalesce(point_attributes.territory, '{{ var("unspecified_dimension_value") }}') as territory,
         coalesce(point_attributes.channel, '{{ var("unspecified_dimension_value") }}') as channel,
-        point_attributes.rep_id,
+        coalesce(point_attributes.rep_id, '{{ var("unspecified_dimension_value") }}') as rep_id,
         coalesce(point_attributes.is_in_census, false) as is_in_okb,
         point_activity.planned_visits > 0 as is_in_pakb,
         point_activity.is_active as is_in_akb,
@@ -57,6 +62,7 @@ point_months as (
         point_windows.active_months_in_window,
         point_windows.active_months_in_window > 0 as is_in_akb_3m,
         point_windows.active_months_in_window = {{ var('last_months_window') }} as is_in_stable_akb_3m,
+        point_windows.shipment_lines_in_window,
         point_windows.planned_visits_in_window,
         point_windows.effective_orders_in_window
     from point_activity
@@ -73,16 +79,17 @@ final as (
 
     select
         *,
-        case
-            when planned_visits_in_window > 0
-                then effective_orders_in_window::numeric / planned_visits_in_window
-        end as stt_ratio_3m,
+        {{ safe_divide('effective_orders_in_window', 'planned_visits_in_window') }} as stt_ratio_3m,
         coalesce(
-            planned_visits_in_window > 0
-            and effective_orders_in_window::numeric / planned_visits_in_window > {{ var('stt_threshold') }},
+            {{ safe_divide('effective_orders_in_window', 'planned_visits_in_window') }} > {{ var('stt_threshold') }},
             false
         ) as is_stt_3m
     from point_months
+    -- a point absent from the census list in force, with nothing in the window, is not there
+    where has_census_version
+        or shipment_lines_in_window > 0
+        or planned_visits_in_window > 0
+        or actual_visits > 0
 
 )
 

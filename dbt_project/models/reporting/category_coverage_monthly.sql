@@ -48,10 +48,7 @@ final as (
         categories.category,
         coalesce(category_points.category_akb, 0) as category_akb,
         coalesce(month_akb.akb, 0) as akb,
-        case
-            when month_akb.akb > 0
-                then coalesce(category_points.category_akb, 0)::numeric / month_akb.akb
-        end as category_coverage,
+        {{ safe_divide('coalesce(category_points.category_akb, 0)', 'month_akb.akb') }} as category_coverage,
         coalesce(category_points.buying_points, 0) as buying_points
     from spine_months
     cross join categories

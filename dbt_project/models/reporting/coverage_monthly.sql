@@ -61,11 +61,11 @@ final as (
         okb,
         pakb,
         akb,
-        case when pakb > 0 then akb::numeric / pakb end as coverage_pakb,
-        case when okb > 0 then akb::numeric / okb end as coverage_okb,
+        {{ safe_divide('akb', 'pakb') }} as coverage_pakb,
+        {{ safe_divide('akb', 'okb') }} as coverage_okb,
         akb_3m,
         stable_akb_3m,
-        case when akb_3m > 0 then stable_akb_3m::numeric / akb_3m end as stability_3m,
+        {{ safe_divide('stable_akb_3m', 'akb_3m') }} as stability_3m,
         points
     from coverage_counts
 

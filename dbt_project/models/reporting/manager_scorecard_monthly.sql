@@ -50,9 +50,7 @@ manager_months as (
         count(*) filter (where is_returned_this_month) as returned_clients,
         count(*) filter (where is_handover_candidate) as handover_candidates,
         sum(revenue) as revenue,
-        case
-            when count(*) filter (where margin is null) = 0 then sum(margin)
-        end as margin,
+        {{ sum_if_complete('margin') }} as margin,
         count(*) filter (where status = 'stabilized') as stabilized_clients,
         count(*) filter (where status = 'lost') as lost_clients
     from client_months

@@ -148,8 +148,7 @@ shares as (
         status_counts_with_base.*,
         case
             when status_counts_with_base.is_in_client_base
-                and status_counts_with_base.client_base > 0
-                then status_counts_with_base.clients::numeric / status_counts_with_base.client_base
+                then {{ safe_divide('status_counts_with_base.clients', 'status_counts_with_base.client_base') }}
         end as share,
         managers.role
     from status_counts_with_base

@@ -35,11 +35,8 @@ rep_months as (
         count(*) filter (where is_in_akb) as akb,
         count(*) filter (where is_in_akb_3m) as akb_3m,
         sum(revenue) as revenue,
-        case
-            when count(*) filter (where margin is null) = 0 then sum(margin)
-        end as margin
+        {{ sum_if_complete('margin') }} as margin
     from point_months
-    where rep_id is not null
     group by
         month,
         rep_id
@@ -51,12 +48,14 @@ rep_month_ratios as (
     select
         rep_months.*,
         rep_costs.rep_cost,
-        case when planned_visits > 0 then orders::numeric / planned_visits end as visit_effectiveness,
-        case when planned_visits > 0 then effective_orders::numeric / planned_visits end as kpd_effectiveness,
-        case when akb_3m > 0 then stt_3m::numeric / akb_3m end as stt_share,
-        case when planned_visits > 0 then rep_costs.rep_cost / planned_visits end as cost_per_visit,
-        case when orders > 0 then rep_costs.rep_cost / orders end as cost_per_order,
-        case when rep_costs.rep_cost is not null and orders > 0 then margin / orders end as margin_per_order
+        {{ safe_divide('orders', 'planned_visits') }} as visit_effectiveness,
+        {{ safe_divide('effective_orders', 'planned_visits') }} as kpd_effectiveness,
+        {{ safe_divide('stt_3m', 'akb_3m') }} as stt_share,
+        {{ safe_divide('rep_costs.rep_cost', 'planned_visits') }} as cost_per_visit,
+        {{ safe_divide('rep_costs.rep_cost', 'orders') }} as cost_per_order,
+        case
+            when rep_costs.rep_cost is not null then {{ safe_divide('margin', 'orders') }}
+        end as margin_per_order
     from rep_months
     left join rep_costs
         on rep_months.month = rep_costs.cost_month
@@ -82,10 +81,7 @@ final as (
         cost_per_visit,
         cost_per_order,
         margin_per_order,
-        case
-            when margin_per_order <> 0
-                then (margin_per_order - cost_per_order) / margin_per_order
-        end as useful_income_share,
+        {{ safe_divide('margin_per_order - cost_per_order', 'margin_per_order') }} as useful_income_share,
         akb,
         assigned_points,
         revenue,

@@ -1,24 +1,12 @@
 with
 
-source_rows as (
-
-    select * from {{ source('raw', 'products') }}
-
-),
-
-ranked_versions as (
-
-    select
-        *,
-        row_number() over (
-            partition by trim(sku)
-            order by _batch_id desc, _line_no desc
-        ) as version_rank
-    from source_rows
-
-),
-
 latest_versions as (
+
+    {{ latest_version(source('raw', 'products'), ['trim(sku)']) }}
+
+),
+
+renamed as (
 
     select
         trim(sku) as sku,
@@ -26,9 +14,8 @@ latest_versions as (
         {{ clean_text('category') }} as category,
         {{ clean_text('brand') }} as brand,
         _batch_id
-    from ranked_versions
-    where version_rank = 1
+    from latest_versions
 
 )
 
-select * from latest_versions
+select * from renamed

@@ -1,25 +1,13 @@
 -- One row per waybill line (doc_id, line_no), its last loaded version.
 with
 
-source_rows as (
-
-    select * from {{ source('raw', 'shipments') }}
-
-),
-
-ranked_versions as (
-
-    select
-        *,
-        row_number() over (
-            partition by trim(doc_id), line_no
-            order by _batch_id desc, _line_no desc
-        ) as version_rank
-    from source_rows
-
-),
-
 latest_versions as (
+
+    {{ latest_version(source('raw', 'shipments'), ['trim(doc_id)', 'line_no']) }}
+
+),
+
+renamed as (
 
     select
         trim(doc_id) as doc_id,
@@ -36,9 +24,8 @@ latest_versions as (
         {{ normalize_shipment_status('status') }} as status,
         updated_at,
         _batch_id
-    from ranked_versions
-    where version_rank = 1
+    from latest_versions
 
 )
 
-select * from latest_versions
+select * from renamed

@@ -1,25 +1,13 @@
 -- One row per trade point and list date: the census lists as received, deduplicated.
 with
 
-source_rows as (
-
-    select * from {{ source('raw', 'trade_points') }}
-
-),
-
-ranked_versions as (
-
-    select
-        *,
-        row_number() over (
-            partition by trim(point_id), snapshot_date
-            order by _batch_id desc, _line_no desc
-        ) as version_rank
-    from source_rows
-
-),
-
 latest_versions as (
+
+    {{ latest_version(source('raw', 'trade_points'), ['trim(point_id)', 'snapshot_date']) }}
+
+),
+
+renamed as (
 
     select
         trim(point_id) as point_id,
@@ -32,9 +20,8 @@ latest_versions as (
         trim(rep_id) as rep_id,
         coalesce(active, true) as is_active,
         _batch_id
-    from ranked_versions
-    where version_rank = 1
+    from latest_versions
 
 )
 
-select * from latest_versions
+select * from renamed

@@ -1,25 +1,13 @@
 -- One row per planned visit (plan_date, rep_id, point_id).
 with
 
-source_rows as (
-
-    select * from {{ source('raw', 'visit_plan') }}
-
-),
-
-ranked_versions as (
-
-    select
-        *,
-        row_number() over (
-            partition by plan_date, trim(rep_id), trim(point_id)
-            order by _batch_id desc, _line_no desc
-        ) as version_rank
-    from source_rows
-
-),
-
 latest_versions as (
+
+    {{ latest_version(source('raw', 'visit_plan'), ['plan_date', 'trim(rep_id)', 'trim(point_id)']) }}
+
+),
+
+renamed as (
 
     select
         plan_date,
@@ -27,9 +15,8 @@ latest_versions as (
         trim(rep_id) as rep_id,
         trim(point_id) as point_id,
         _batch_id
-    from ranked_versions
-    where version_rank = 1
+    from latest_versions
 
 )
 
-select * from latest_versions
+select * from renamed

@@ -19,14 +19,15 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from clientbase.publish.publisher import PUBLISHED_TABLES
+from clientbase.publish.contract import project_published_tables
 from clientbase.warehouse.schema import REPORTING, REPORTING_HISTORY
 
 
 def rows_as_of(conn: psycopg.Connection, table: str, at: dt.datetime) -> list[dict]:
     """The rows ``reporting.<table>`` showed at ``at`` (every month published by then)."""
-    if table not in PUBLISHED_TABLES:
-        raise ValueError(f"{table!r} is not a published table; choose one of {', '.join(PUBLISHED_TABLES)}")
+    published = project_published_tables()
+    if table not in published:
+        raise ValueError(f"{table!r} is not a published table; choose one of {', '.join(published)}")
     query = sql.SQL("select * from {}.as_of(null::{}, %s)").format(
         sql.Identifier(REPORTING_HISTORY), sql.Identifier(REPORTING, table))
     return conn.cursor(row_factory=dict_row).execute(query, (at,)).fetchall()

@@ -9,7 +9,8 @@ version it replaces move to ``reporting_history.<table>`` (same columns plus ``v
 ``published_at``, ``replaced_at``) in the same transaction. What managers saw at any moment
 is then ``reporting_history.as_of(null::reporting.<table>, <timestamp>)`` (see history.py).
 
-Everything here is generic over ``PUBLISHED_TABLES``: a table added to it is created in
+Everything here is generic over the published tables, which the caller reads from the dbt
+manifest (publish/contract.py): a model added to dbt's reporting folder is created in
 ``reporting`` and ``reporting_history`` at its first publication.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -27,17 +29,6 @@ from clientbase.warehouse.schema import REPORTING, REPORTING_HISTORY, REPORTING_
 
 log = logging.getLogger(__name__)
 
-# The published contract (metrics.md §7). Each has a ``month`` column.
-PUBLISHED_TABLES = (
-    "client_status_monthly",
-    "status_summary_monthly",
-    "status_flow_monthly",
-    "coverage_monthly",
-    "category_coverage_monthly",
-    "visits_monthly",
-    "manager_scorecard_monthly",
-    "rotation_candidates",
-)
 PUBLISH_LOCK = "clientbase.publish"
 # What a history row adds to its reporting table's columns: which version it was, when it
 # was published and when the next version replaced it.
@@ -115,18 +106,21 @@ def _content_md5(conn: psycopg.Connection, table: str, columns: list[str], month
 
 
 def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_passed: int,
-                  checks_warned: int, dbt_version: str | None = None) -> PublicationResult:
-    """Publish ``month`` (``YYYY-MM-01``) in one transaction; a no-op when nothing changed.
+                  checks_warned: int, tables: Sequence[str],
+                  dbt_version: str | None = None) -> PublicationResult:
+    """Publish ``month`` (``YYYY-MM-01``) of every table of ``tables`` in one transaction.
 
-    ``dbt_version`` is the dbt that built the candidate tables (from its run results);
-    the pipeline version is this package's.
+    A no-op when nothing changed. ``tables`` are the published tables of the build's dbt
+    manifest (each has a ``month`` column); ``dbt_version`` is the dbt that built them (from
+    its run results); the pipeline version is this package's.
     """
+    tables = sorted(tables)  # the content digest must not depend on the caller's order
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (PUBLISH_LOCK,))
         digest = hashlib.md5()
         counts: dict[str, int] = {}
         columns: dict[str, list[str]] = {}
-        for table in PUBLISHED_TABLES:
+        for table in tables:
             columns[table] = _ensure_published_table(conn, table)
             md5, n = _content_md5(conn, table, columns[table], month)
             digest.update(f"{table}:{md5};".encode())
@@ -141,7 +135,7 @@ def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_pass
             result = PublicationResult(month, last[0], False, counts)
             log.info("%s", result.summary())
             return result
-        for table in PUBLISHED_TABLES:
+        for table in tables:
             ident = sql.Identifier(REPORTING, table)
             cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns[table])
             if last:

@@ -25,11 +25,8 @@ from clientbase.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_SCHEMA = "snapshots"
 # "12:01:02  3 of 40 OK created sql view model staging.stg_shipments ..."
 DBT_STEP = re.compile(r"\b(\d+) of (\d+) (?:START|OK|PASS|WARN|ERROR|FAIL|SKIP)\S* ?(.{0,60})")
-# (snapshot relation, raw list table) pairs replayed in list-date order
-LIST_SNAPSHOTS = (("snap_clients", "clients"), ("snap_trade_points", "trade_points"))
 
 
 class DbtError(RuntimeError):
@@ -103,7 +100,7 @@ def test_results(target_dir: Path) -> list[DbtTestResult]:
 
 
 def node_errors(target_dir: Path) -> list[str]:
-    """Models, seeds or snapshots that errored (not tests): these are bugs or bad data types."""
+    """Models or seeds that errored (not tests): these are bugs or bad data types."""
     path = target_dir / "run_results.json"
     if not path.exists():
         return []
@@ -112,66 +109,7 @@ def node_errors(target_dir: Path) -> list[str]:
             if not r["unique_id"].startswith("test.") and r["status"] == "error"]
 
 
-def _list_dates(conn: psycopg.Connection) -> list[str]:
-    rows = conn.execute(
-        "select distinct snapshot_date from ("
-        + " union all ".join(f"select snapshot_date from raw.{table}" for _, table in LIST_SNAPSHOTS)
-        + ") d order by 1"
-    ).fetchall()
-    return [r[0].isoformat() for r in rows]
-
-
-def _captured_max(conn: psycopg.Connection) -> str | None:
-    exists = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = %s and table_name = any(%s)",
-        (SNAPSHOT_SCHEMA, [name for name, _ in LIST_SNAPSHOTS]),
-    ).fetchone()[0]
-    if exists < len(LIST_SNAPSHOTS):
-        return None
-    row = conn.execute(
-        " union all ".join(f"select max(dbt_valid_from) from {SNAPSHOT_SCHEMA}.{name}" for name, _ in LIST_SNAPSHOTS)
-    ).fetchall()
-    values = [r[0] for r in row if r[0] is not None]
-    return max(values).date().isoformat() if values else None
-
-
-def snapshot_lists(url: str, target_dir: Path, settings: Settings | None = None) -> list[str]:
-    """Feed the dbt snapshots every list date they have not seen yet, oldest first.
-
-    Each clients / trade-points file is a complete list as of its date, and several can
-    arrive at once; a dbt snapshot only sees its source's state when it runs. Running
-    ``dbt snapshot`` once per list date (var ``snapshot_as_of``) makes the snapshot's
-    validity ranges follow the list dates exactly. A list dated before one already
-    captured (a late file) means history must be rebuilt: the snapshots are dropped and
-    every date replayed. Returns the dates replayed.
-    """
-    with psycopg.connect(url, autocommit=True) as conn:
-        dates = _list_dates(conn)
-        captured = _captured_max(conn)
-        if captured is not None:
-            late = [d for d in dates if d < captured and not _date_captured(conn, d)]
-            if late:
-                log.warning("list dated %s arrived after %s was captured: rebuilding the snapshots", late[0], captured)
-                for name, _ in LIST_SNAPSHOTS:
-                    conn.execute(f"drop table if exists {SNAPSHOT_SCHEMA}.{name}")
-                captured = None
-    todo = [d for d in dates if captured is None or d > captured]
-    for date in todo:
-        code = run_dbt(url, ["snapshot"], target_dir, settings, vars={"snapshot_as_of": date})
-        if code != 0:
-            raise DbtError(f"dbt snapshot for the lists of {date} failed (exit {code}); see the dbt log above")
-    return todo
-
-
-def _date_captured(conn: psycopg.Connection, date: str) -> bool:
-    return any(
-        conn.execute(f"select exists (select 1 from {SNAPSHOT_SCHEMA}.{name} where dbt_valid_from::date = %s)",
-                     (date,)).fetchone()[0]
-        for name, _ in LIST_SNAPSHOTS
-    )
-
-
-RUN_VARS = ("report_month", "snapshot_as_of")  # set by the pipeline itself, not by a user
+RUN_VARS = ("report_month",)  # set by the pipeline itself, not by a user
 
 
 def project_vars(settings: Settings | None = None) -> dict:
@@ -201,13 +139,12 @@ def check_overrides(overrides: dict | None, settings: Settings | None = None) ->
 
 def build(url: str, report_month: str, target_dir: Path, settings: Settings | None = None,
           overrides: dict | None = None) -> list[DbtTestResult]:
-    """``dbt build`` (seeds, models, tests; snapshots are fed by ``snapshot_lists``).
+    """``dbt build`` of the whole project: seeds, models and their data tests.
 
     ``overrides`` replace thresholds of ``dbt_project.yml`` for this run only.
     """
     run_vars = {**check_overrides(overrides, settings), "report_month": report_month}
-    code = run_dbt(url, ["build", "--exclude", "resource_type:snapshot"], target_dir, settings,
-                   vars=run_vars)
+    code = run_dbt(url, ["build"], target_dir, settings, vars=run_vars)
     errors = node_errors(target_dir)
     if errors or code > 1:
         raise DbtError("dbt build failed:\n  " + "\n  ".join(errors or [f"exit code {code}"]))

@@ -41,12 +41,12 @@ import psycopg
 from psycopg import sql
 
 from clientbase.settings import Roles, load_settings
-from clientbase.warehouse.schema import AUDIT, RAW, REPORTING, REPORTING_HISTORY, SCHEMA_LOCK_KEY
+from clientbase.warehouse.schema import AUDIT, RAW, REPORTING, REPORTING_HISTORY, SCHEMA_LOCK_KEY, dbt_schemas
 
 log = logging.getLogger(__name__)
 
 # What dbt builds (dbt_project.yml: +schema), owned by the transformer.
-DBT_SCHEMAS = ("staging", "intermediate", "marts", "snapshots", "reporting_stage")
+DBT_SCHEMAS = dbt_schemas()
 # Audit tables the loads write (load/loader.py, extract/run.py); the rest of audit it only reads.
 LOADER_AUDIT_TABLES = ("batches", "quarantine")
 # Audit tables the month close writes (quality/gate.py, orchestration/month_close_lock.py).

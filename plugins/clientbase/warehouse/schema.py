@@ -1,7 +1,10 @@
-"""The warehouse's own schemas: ``raw`` (typed landing), ``audit`` and ``reporting``.
+"""The warehouse's schemas, listed once, and the DDL of the pipeline's own ones.
 
-dbt owns ``staging``, ``intermediate``, ``marts``, ``snapshots`` and ``reporting_stage``
-(the candidate tables the gate checks); the publisher owns ``reporting``.
+The pipeline owns ``raw`` (typed landing), ``audit``, ``reporting`` and ``reporting_history``;
+dbt owns the schemas ``dbt_project.yml`` names with ``+schema`` (staging, intermediate,
+marts, reporting_stage — the candidate tables the gate checks). :func:`dbt_schemas` reads
+them from there, so adding a dbt folder needs no Python change, and :data:`WAREHOUSE_SCHEMAS`
+is the one list everything else (roles, tests, the docker init SQL's test) uses.
 Everything here is idempotent: ``ensure_schema`` runs at the start of every task.
 """
 
@@ -9,8 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from functools import lru_cache
+from pathlib import Path
 
 import psycopg
+import yaml
 
 from clientbase.contract import BATCH_COLUMN, DATASETS, LINE_COLUMN, Dataset
 
@@ -19,8 +25,39 @@ log = logging.getLogger(__name__)
 RAW = "raw"
 AUDIT = "audit"
 REPORTING = "reporting"
-REPORTING_STAGE = "reporting_stage"
 REPORTING_HISTORY = "reporting_history"
+# the dbt folder whose models are the published tables' candidates
+REPORTING_FOLDER = "reporting"
+
+
+@lru_cache(maxsize=4)
+def _dbt_folder_schemas(project_file: Path) -> dict[str, str]:
+    project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+    name = project["name"]
+    folders = {f"models/{folder}": cfg["+schema"]
+               for folder, cfg in (project.get("models", {}).get(name) or {}).items()
+               if isinstance(cfg, dict) and "+schema" in cfg}
+    seeds = (project.get("seeds", {}).get(name) or {}).get("+schema")
+    if seeds:
+        folders["seeds"] = seeds
+    return folders
+
+
+def dbt_folder_schemas() -> dict[str, str]:
+    """dbt folder (``models/staging``, ``seeds``) -> the schema ``dbt_project.yml`` builds it in."""
+    from clientbase.settings import load_settings
+
+    return _dbt_folder_schemas(load_settings().dbt_project_dir / "dbt_project.yml")
+
+
+def dbt_schemas() -> tuple[str, ...]:
+    """The schemas dbt builds, in dbt_project.yml's order, each once."""
+    return tuple(dict.fromkeys(dbt_folder_schemas().values()))
+
+
+REPORTING_STAGE = dbt_folder_schemas()[f"models/{REPORTING_FOLDER}"]
+# Every schema of the warehouse the project writes, the pipeline's and dbt's.
+WAREHOUSE_SCHEMAS = (RAW, AUDIT, *dbt_schemas(), REPORTING, REPORTING_HISTORY)
 SCHEMA_LOCK_KEY = 4_214_001  # pg_advisory_xact_lock key for DDL
 
 

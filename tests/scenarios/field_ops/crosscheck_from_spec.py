@@ -56,24 +56,29 @@ def ratio(a, b):
     return None if a is None or b in (None, 0) else a / b
 
 
-def as_of(versions: list[dict[str, str]], month: tuple[int, int]) -> dict[str, str]:
-    """Latest list dated on or before the month's last day; months before the first list use the first."""
-    versions = sorted(versions, key=lambda r: r["snapshot_date"])
-    chosen = versions[0]
-    for version in versions:
-        if dt.date.fromisoformat(version["snapshot_date"]) <= month_end(month):
-            chosen = version
-    return chosen
+NO_VERSION: dict[str, str] = {}  # the entity is not in the list in force: no owner, no attributes
+
+
+def as_of(lists: dict[str, dict[str, dict[str, str]]], key: str, month: tuple[int, int]) -> dict[str, str]:
+    """The entity's row in the list in force at the month's last day (sources.md: each file is the
+    complete list on its date): the latest list dated on or before that day; months before the first
+    list use the first list as a whole. An entity absent from that list has NO_VERSION."""
+    dates = sorted(lists)
+    in_force = dates[0]
+    for date in dates:
+        if dt.date.fromisoformat(date) <= month_end(month):
+            in_force = date
+    return lists[in_force].get(key, NO_VERSION)
 
 
 # ---------------------------------------------------------------- sources
 managers = {r["manager_id"]: r for r in rows("managers")}
 products = {r["sku"]: r["category"] for r in rows("products")}
-client_versions, point_versions = defaultdict(list), defaultdict(list)
+client_lists, point_lists = defaultdict(dict), defaultdict(dict)  # list date -> key -> row
 for r in rows("clients"):
-    client_versions[r["client_id"]].append(r)
+    client_lists[r["snapshot_date"]][r["client_id"]] = r
 for r in rows("trade_points"):
-    point_versions[r["point_id"]].append(r)
+    point_lists[r["snapshot_date"]][r["point_id"]] = r
 lines = []
 for r in rows("shipments"):
     if (r.get("status") or "posted") == "cancelled":
@@ -130,7 +135,7 @@ def status(client, month):
 
 
 BASE = {"new", "returned", "stabilized", "unstabilized", "lost"}
-clients = sorted(client_versions)
+clients = sorted({c for listed in client_lists.values() for c in listed})
 st = {(m, c): status(c, m) for m in MONTHS for c in clients}
 
 
@@ -161,7 +166,7 @@ for m in MONTHS:
         prev = st.get(((2024, m[1] - 1), c), ("potential",))[0] if m[1] > 1 else "potential"
         sel = [l for l in lines if l["client"] == c and l["month"] == m]
         client_rows.append({
-            "month": label(m), "client_id": c, "manager_id": as_of(client_versions[c], m)["manager_id"],
+            "month": label(m), "client_id": c, "manager_id": as_of(client_lists, c, m).get("manager_id"),
             "status": s, "is_new_this_month": is_new, "is_returned_this_month": is_ret,
             "is_lost_this_month": s == "lost" and prev not in ("lost", "dormant"), "months_inactive": inactive,
             "revenue": sum(l["revenue"] for l in sel), "margin": margin_of(sel), "abc_class": classes.get(c)})
@@ -171,13 +176,15 @@ score_rows, rotation_rows = [], []
 for m in MONTHS:
     by_mgr = defaultdict(list)
     for c in clients:
-        by_mgr[as_of(client_versions[c], m)["manager_id"]].append(c)
+        owner = as_of(client_lists, c, m).get("manager_id")
+        if owner is not None:  # unassigned clients have no scorecard
+            by_mgr[owner].append(c)
     for mgr, owned in sorted(by_mgr.items()):
         role = managers[mgr]["role"]
         base = [c for c in owned if st[(m, c)][0] in BASE]
         rot = [c for c in base if st[(m, c)][1] is not None and st[(m, c)][1] >= ROTATION_AFTER]
         handover = [c for c in owned if role == "hunter" and st[(m, c)][0] in ("new", "returned")
-                    and as_of(client_versions[c], m)["tier"] in ("vip", "key")
+                    and as_of(client_lists, c, m).get("tier") in ("vip", "key")
                     and any(active("client", c, w) for w in window(m, 3))]
         mine = [r for r in client_rows if r["month"] == label(m) and r["client_id"] in owned]
         n_active = sum(active("client", c, m) for c in owned)
@@ -195,7 +202,7 @@ for m in MONTHS:
                                   "revenue_12m": revenue_of("client", c, set(window(m, 12)))})
 
 # ---------------------------------------------------------------- points, orders (§4, §5)
-points = sorted(point_versions)
+points = sorted({p for listed in point_lists.values() for p in listed})
 
 
 def orders_of(point, month):
@@ -222,18 +229,18 @@ def n_effective(point, months):
 
 coverage_rows, category_rows, visit_rows = [], [], []
 for m in MONTHS:
-    attrs = {p: as_of(point_versions[p], m) for p in points}
+    attrs = {p: as_of(point_lists, p, m) for p in points}
     w3 = window(m, 3)
     pt = {}
     for p in points:
-        pt[p] = {"okb": attrs[p]["active"].lower() in ("true", "1", "yes", "да"),
+        pt[p] = {"okb": attrs[p].get("active", "false").lower() in ("true", "1", "yes", "да"),
                  "pakb": n_plans(p, [m]) > 0, "akb": active("point", p, m),
                  "akb_3m": any(active("point", p, x) for x in w3),
                  "stable": len(w3) == 3 and all(active("point", p, x) for x in w3)}
     for dim, col in (("total", None), ("territory", "territory"), ("rep", "rep_id"), ("channel", "channel")):
-        values = ["all"] if col is None else sorted({attrs[p][col] for p in points})
+        values = ["all"] if col is None else sorted({attrs[p][col] for p in points if attrs[p]})
         for v in values:
-            grp = [p for p in points if col is None or attrs[p][col] == v]
+            grp = [p for p in points if col is None or attrs[p].get(col) == v]
             c = {k: sum(pt[p][k] for p in grp) for k in ("okb", "pakb", "akb", "akb_3m", "stable")}
             coverage_rows.append({"month": label(m), "dimension": dim, "dimension_value": v, "okb": c["okb"],
                                   "pakb": c["pakb"], "akb": c["akb"], "coverage_pakb": ratio(c["akb"], c["pakb"]),
@@ -250,8 +257,8 @@ for m in MONTHS:
             n += sum(q > 0 for q in net.values()) >= CATEGORY_MIN_SKUS
         category_rows.append({"month": label(m), "category": cat, "category_akb": n, "akb": total_akb,
                               "category_coverage": ratio(n, total_akb)})
-    for rep in sorted({attrs[p]["rep_id"] for p in points}):
-        mine = [p for p in points if attrs[p]["rep_id"] == rep]
+    for rep in sorted({attrs[p]["rep_id"] for p in points if attrs[p]}):
+        mine = [p for p in points if attrs[p].get("rep_id") == rep]
         planned = sum(n_plans(p, [m]) for p in mine)
         actual = sum(1 for vm, p in visits if vm == m and p in mine)
         orders = sum(len(orders_of(p, m)) for p in mine)

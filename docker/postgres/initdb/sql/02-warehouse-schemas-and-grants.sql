@@ -1,6 +1,7 @@
 -- The warehouse's schemas and the grants of the pipeline's roles and the BI role. Run by
 -- ../10-clientbase.sh as the superuser, connected to the `clientbase` database.
--- Idempotent: safe to run again. Mirrors plugins/clientbase/warehouse/roles.py, which the
+-- Idempotent: safe to run again. Its schema names are warehouse/schema.py's WAREHOUSE_SCHEMAS
+-- (tests/test_docker_compose.py fails when they differ). Mirrors plugins/clientbase/warehouse/roles.py, which the
 -- owner runs too (`clientbase roles` in airflow-init, and whenever the DDL changes): it adds
 -- the grants on tables that do not exist yet here (e.g. audit.gate_decisions for the
 -- transformer), which no default privilege can single out.
@@ -8,7 +9,7 @@
 -- Who owns what:
 --   clientbase              raw, audit, reporting, reporting_history and the tables the
 --                           pipeline's DDL (warehouse/schema.py) creates there
---   clientbase_transformer  staging, intermediate, marts, snapshots, reporting_stage (dbt
+--   clientbase_transformer  staging, intermediate, marts, reporting_stage (dbt
 --                           drops and replaces its relations: only an owner may) and the
 --                           tables the publisher creates and ALTERs in reporting and
 --                           reporting_history
@@ -37,7 +38,6 @@ SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', s, o)
   FROM (VALUES ('raw', 'clientbase'), ('audit', 'clientbase'), ('reporting', 'clientbase'),
                ('reporting_history', 'clientbase'), ('staging', 'clientbase_transformer'),
                ('intermediate', 'clientbase_transformer'), ('marts', 'clientbase_transformer'),
-               ('snapshots', 'clientbase_transformer'),
                ('reporting_stage', 'clientbase_transformer')) AS owners (s, o)
 \gexec
 
@@ -46,7 +46,6 @@ SELECT format('ALTER SCHEMA %I OWNER TO %I', s, o)
   FROM (VALUES ('raw', 'clientbase'), ('audit', 'clientbase'), ('reporting', 'clientbase'),
                ('reporting_history', 'clientbase'), ('staging', 'clientbase_transformer'),
                ('intermediate', 'clientbase_transformer'), ('marts', 'clientbase_transformer'),
-               ('snapshots', 'clientbase_transformer'),
                ('reporting_stage', 'clientbase_transformer')) AS owners (s, o)
 \gexec
 
@@ -57,7 +56,7 @@ SELECT format('ALTER %s %I.%I OWNER TO clientbase_transformer',
               CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
                              WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, n.nspname, c.relname)
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname IN ('staging', 'intermediate', 'marts', 'snapshots', 'reporting_stage',
+ WHERE n.nspname IN ('staging', 'intermediate', 'marts', 'reporting_stage',
                      'reporting', 'reporting_history')
    AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
    AND pg_get_userbyid(c.relowner) <> 'clientbase_transformer'
@@ -71,10 +70,10 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 
 -- Nothing in the other schemas for anyone but their owners and the grants below (no-ops on
 -- fresh schemas; they undo a stray grant on a live volume).
-REVOKE ALL ON SCHEMA raw, audit, staging, intermediate, marts, snapshots, reporting_stage,
+REVOKE ALL ON SCHEMA raw, audit, staging, intermediate, marts, reporting_stage,
     reporting_history FROM PUBLIC, bi_reader;
-REVOKE ALL ON SCHEMA reporting, reporting_stage, reporting_history, staging, intermediate, marts,
-    snapshots FROM clientbase_loader;
+REVOKE ALL ON SCHEMA reporting, reporting_stage, reporting_history, staging, intermediate, marts
+    FROM clientbase_loader;
 
 -- clientbase_loader: raw read and write; audit read, and write only its batches and
 -- quarantine (writing gate_decisions would let it forge a passing quality gate) -------------
