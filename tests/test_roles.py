@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 
@@ -15,6 +16,18 @@ from clientbase.settings import Roles, load_settings
 from clientbase.warehouse import connection, roles, schema
 
 from conftest import PUBLISHED_TABLES, SCENARIOS, reset_warehouse
+
+
+def scenario_rows(dataset: str) -> int:
+    """Data rows in the status_rules landing files of a dataset."""
+    return sum(len(list(csv.DictReader(p.open(encoding="utf-8"))))
+               for p in (SCENARIOS / "status_rules" / "landing" / dataset).glob("*.csv"))
+
+
+def expected_rows(table: str) -> list[dict]:
+    """The status_rules scenario's expected rows of a published table."""
+    with (SCENARIOS / "status_rules" / "expected" / f"{table}.csv").open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
 
 
 def as_user(url: str, user: str, password: str) -> str:
@@ -31,7 +44,7 @@ def with_passwords(clean_warehouse, monkeypatch) -> str:
     with psycopg.connect(clean_warehouse, autocommit=True) as conn:
         report = roles.ensure_roles(conn)
     assert not report.refused
-    assert {"bi_reader", "clientbase_loader", "clientbase_transformer"} <= set(report.passwords_set)
+    assert sorted(report.passwords_set) == ["bi_reader", "clientbase_loader", "clientbase_transformer"]
     return clean_warehouse
 
 
@@ -65,7 +78,8 @@ def test_loader_loads_but_cannot_create_tables_in_reporting(with_passwords, tmp_
     results = extract_datasets(loader_url, SHIPMENTS_FLOW, Sources(tmp_path / "landing"))
     assert results and all(r.status == "loaded" for r in results)
     with psycopg.connect(loader_url, autocommit=True) as loader:
-        assert loader.execute("select count(*) from raw.shipments").fetchone()[0] > 0
+        # every line of the scenario's shipments file (none of them is quarantined)
+        assert loader.execute("select count(*) from raw.shipments").fetchone()[0] == scenario_rows("shipments")
         for forbidden in ("create table reporting.sneaky (x int)", "create table raw.sneaky (x int)",
                           "select * from reporting.publications", "create schema sneaky"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -195,7 +209,9 @@ def test_pipeline_runs_as_the_loader_and_the_transformer(role_urls, tmp_path):
     with psycopg.connect(owner_url, autocommit=True) as owner:
         published = owner.execute("select to_char(month, 'YYYY-MM') from reporting.publications order by 1")
         assert [r[0] for r in published] == ["2024-11", "2024-12"]
-        assert owner.execute(f"select count(*) from reporting.{PUBLISHED_TABLES[0]}").fetchone()[0] > 0
+        # the two months published hold exactly the scenario's expected rows of those months
+        assert owner.execute(f"select count(*) from reporting.{PUBLISHED_TABLES[0]}").fetchone()[0] == len(
+            [r for r in expected_rows(PUBLISHED_TABLES[0]) if r["month"][:7] in ("2024-11", "2024-12")])
         writers = {}
         for table, who in owner.execute("select tbl, who from probe.writes"):
             writers.setdefault(table, set()).add(who)

@@ -44,7 +44,7 @@
             listed.{{ entity_key }},
             spine.month
         from {{ entities }} as listed
-        cross join {{ ref('int_month_spine') }} as spine
+        cross join (select month from {{ ref('int_month_spine') }}) as spine
     ) as entity_months
     left join (
         select
