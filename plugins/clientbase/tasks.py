@@ -202,7 +202,10 @@ def validate(months: list[str], run_id: str, thresholds: dict | None = None) -> 
     settings = load_settings()
     suites = expectations.load_suites(settings.expectations_dir)
     progress.report(f"great expectations: {len(suites)} suites")
+    # the source date window of the load rules, for suites that restate it:
+    # {"$PARAMETER": "min_date"} / {"$PARAMETER": "max_date"}
     params = {**dbt.check_overrides(thresholds),
+              "min_date": settings.min_source_date.isoformat(),
               "max_date": (dt.date.today() + dt.timedelta(days=MAX_DAYS_AHEAD)).isoformat(),
               "months": months}
     results_dir = run_dir(run_id) / "gx"
