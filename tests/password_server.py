@@ -7,6 +7,8 @@ server can. Same binaries (the pgserver wheel), its own data folder and free por
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -45,11 +47,18 @@ class PasswordServer:
         return self.url(name, password, "postgres")
 
 
-def start(folder: Path) -> Iterator[PasswordServer]:
-    """Start the server in ``folder``; stop it when the generator is closed (a fixture's teardown)."""
+def start() -> Iterator[PasswordServer]:
+    """Start the server; stop and delete it when the generator is closed (a fixture's teardown).
+
+    Its folder is our own temporary directory, not pytest's ``tmp_path_factory``: pytest
+    deletes all but the 3 newest base temp dirs, and parallel sessions on the machine
+    would delete a running server's data folder under it.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="clientbase-pw-pg-"))
     pgdata = folder / "pgdata"
-    url = embedded.start_password_server(pgdata, SUPERUSER_PASSWORD)
     try:
+        url = embedded.start_password_server(pgdata, SUPERUSER_PASSWORD)
         yield PasswordServer(url)
     finally:
         embedded.stop_server(pgdata)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -19,8 +19,8 @@ PASSWORD = "Rd@r:p/w%1"  # '@', ':', '/' and '%' must survive encoding
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> password_server.PasswordServer:
-    starter = password_server.start(tmp_path_factory.mktemp("conn-pg"))
+def server() -> password_server.PasswordServer:
+    starter = password_server.start()
     srv = next(starter)
     srv.role("reader", PASSWORD)
     yield srv

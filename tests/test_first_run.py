@@ -26,8 +26,8 @@ PLAIN_PW = "plain-Pw-4k"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> password_server.PasswordServer:
-    starter = password_server.start(tmp_path_factory.mktemp("first-run-pg"))
+def server() -> password_server.PasswordServer:
+    starter = password_server.start()
     srv = next(starter)
     srv.role("maker", MAKER_PW, "createdb")
     srv.role("plain", PLAIN_PW)

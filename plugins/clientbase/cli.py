@@ -464,10 +464,11 @@ def main(argv: list[str] | None = None) -> int:
     from clientbase.extract.connections import SourceConnectionError
     from clientbase.settings import SettingError
     from clientbase.warehouse.connection import WarehouseError
+    from clientbase.warehouse.schema import SchemaNotApplied
 
     try:
         return args.func(args)
-    except (WarehouseError, SettingError, SourceConnectionError, UsageError) as exc:
+    except (WarehouseError, SchemaNotApplied, SettingError, SourceConnectionError, UsageError) as exc:
         if args.verbose:
             console.print_exception()
         console.print(str(exc), style="red", markup=False, highlight=False)

@@ -229,6 +229,11 @@ def start_password_server(pgdata: Path, superuser_password: str) -> str:
 
 
 def stop_server(pgdata: Path) -> None:
-    """Stop a server started by :func:`start_password_server` (fast shutdown)."""
-    subprocess.run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
-                   check=True, capture_output=True, text=True, **_run_as())
+    """Stop a server started by :func:`start_password_server` (fast shutdown), if it still runs."""
+    if _running_port(pgdata) is None:
+        return
+    result = subprocess.run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+                            check=False, capture_output=True, text=True, **_run_as())
+    if result.returncode != 0:
+        raise RuntimeError(f"pg_ctl stop failed for {pgdata} (exit {result.returncode}): "
+                           f"{result.stderr.strip() or result.stdout.strip()}")
