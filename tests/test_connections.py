@@ -17,6 +17,10 @@ from clientbase.extract.connections import SourceConnectionError
 
 PASSWORD = "Rd@r:p/w%1"  # '@', ':', '/' and '%' must survive encoding
 
+# Airflow reads its configuration once, at first import: configure it (on the test warehouse)
+# before these tests import airflow.sdk, or every later DAG test would meet a stale config.
+pytestmark = pytest.mark.usefixtures("airflow_ready")
+
 
 @pytest.fixture(scope="module")
 def server() -> password_server.PasswordServer:
