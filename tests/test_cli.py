@@ -31,13 +31,13 @@ def test_run_refuses_a_missing_landing_folder(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().out
 
 
-def test_unreachable_warehouse_fails_fast_naming_the_url(monkeypatch, capsys):
+def test_unreachable_warehouse_fails_fast_in_one_line_naming_the_server(monkeypatch, capsys):
     monkeypatch.setenv("CLIENTBASE_WAREHOUSE_URL", "postgresql://analyst:s3cret@127.0.0.1:1/warehouse")
     assert cli.main(["status"]) == 2
     out = capsys.readouterr().out
-    assert "127.0.0.1:1/warehouse" in out
+    assert out.splitlines()[-1] == ("cannot reach PostgreSQL at 127.0.0.1:1 (connection refused): start the server, "
+                                    "or fix the host and port in CLIENTBASE_WAREHOUSE_URL")
     assert "s3cret" not in out
-    assert "CLIENTBASE_WAREHOUSE_URL" in out
 
 
 def test_bad_month_argument_is_explained():

@@ -106,7 +106,8 @@ def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | N
     console.print(f"warehouse: [bold]{redact(url)}[/]")
     with console.status("preparing Airflow's metadata database…"):
         airflow_runner.ensure_metadata_db()
-    source_conf = {"landing_dir": str(landing) if landing else None, "erp_url": erp_url, "sfa_url": sfa_url}
+    source_conf = {"landing_dir": str(landing) if landing else None,
+                   **source_connections(landing, {"erp": erp_url, "sfa": sfa_url})}
     from clientbase.warehouse.connection import connect
 
     with connect(url) as conn:
@@ -134,6 +135,43 @@ def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | N
         report.print_run_summary(conn, console, started)
     console.print(f"[green]months {first} … {last} closed[/] (run {outcome.run_id})")
     return 0
+
+
+class UsageError(ValueError):
+    """A command line that cannot be run as given; the message says what to change."""
+
+
+def source_connections(landing: Path | None, urls: dict[str, str | None]) -> dict[str, str | None]:
+    """The extraction DAGs' ``<system>_conn_id`` params; ``--erp-url`` URLs go into connections.
+
+    A URL given on the command line is written into the Airflow connection
+    (``clientbase_erp`` / ``clientbase_sfa``) in the metadata DB, so the run's conf carries only
+    the id. A system without a URL reads its connection when the environment defines its
+    source (``AIRFLOW_CONN_CLIENTBASE_ERP``, or ``CLIENTBASE_ERP_URL`` as the fallback) or when
+    there is no landing folder; otherwise it reads files (id null), even if an earlier
+    ``--erp-url`` left a connection behind.
+    """
+    from clientbase.extract import connections
+
+    settings = load_settings()
+    env_urls = {"erp": settings.erp_url, "sfa": settings.sfa_url}
+    conf: dict[str, str | None] = {}
+    for system, url in urls.items():
+        conn_id = connections.CONN_IDS[system]
+        if url:
+            if connections.env_defines(conn_id):
+                raise UsageError(
+                    f"AIRFLOW_CONN_{conn_id.upper()} is set, and Airflow reads it before the connection "
+                    f"--{system}-url would write: unset it, or drop --{system}-url to use it")
+            connections.store(conn_id, url)
+            conf[f"{system}_conn_id"] = conn_id
+        elif env_urls[system] or connections.env_defines(conn_id) or landing is None:
+            conf[f"{system}_conn_id"] = conn_id
+        else:
+            conf[f"{system}_conn_id"] = None
+        console.print(f"{system.upper()}: " + (f"Airflow connection {conn_id}" if conf[f"{system}_conn_id"]
+                                               else f"files in {landing}"), markup=False, highlight=False)
+    return conf
 
 
 def _report_failure(url: str, outcome) -> int:
@@ -191,8 +229,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if landing is not None and not landing.is_dir():
         console.print(f"[red]landing folder {escape(str(landing))} does not exist[/]")
         return 2
-    if landing is None and not (args.erp_url or args.sfa_url):
-        console.print("[red]give --landing DIR (files) or --erp-url/--sfa-url (source databases)[/]")
+    if landing is None and not (args.erp_url or args.sfa_url or _environment_names_a_source()):
+        console.print("[red]give --landing DIR (files) or --erp-url/--sfa-url (source databases; or set "
+                      "AIRFLOW_CONN_CLIENTBASE_ERP / AIRFLOW_CONN_CLIENTBASE_SFA)[/]")
         return 2
     try:
         thresholds = parse_thresholds(args.thresholds)
@@ -200,6 +239,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         console.print(f"[red]{escape(str(exc))}[/]")
         return 2
     return run_pipeline(landing, args.from_month, args.to_month, args.erp_url, args.sfa_url, thresholds)
+
+
+def _environment_names_a_source() -> bool:
+    from clientbase.extract import connections
+
+    settings = load_settings()
+    return bool(settings.erp_url or settings.sfa_url
+                or any(connections.env_defines(c) for c in connections.CONN_IDS.values()))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -242,7 +289,7 @@ QUARANTINE_HELP = """List the rows the loader quarantined: file, line, reason, m
 A row is listed under the month of its own date (doc_date, visit_date, plan_date, month,
 snapshot_date). Rows without a usable date (managers and products have none; a malformed
 record has no readable fields; the date may be the broken value or outside
-2000-01-01 .. today + 31 days) are listed under the month their file was loaded, marked
+CLIENTBASE_MIN_SOURCE_DATE (default 2000-01-01) .. today + 31 days) are listed under the month their file was loaded, marked
 "loaded". --all lists every month at once.
 
 Releasing: rows held for an unknown client, point, rep or SKU are retried on every run
@@ -366,8 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="load a landing folder (or source DBs) and close months")
     run.add_argument("--landing", help="landing folder: <landing>/shipments/*.csv, visits/, clients/, …")
-    run.add_argument("--erp-url", help="read ERP datasets from this database instead of files")
-    run.add_argument("--sfa-url", help="read SFA datasets from this database instead of files")
+    run.add_argument("--erp-url", help="read ERP datasets from this database instead of files (stored as the "
+                                       "Airflow connection clientbase_erp, never in the run's conf)")
+    run.add_argument("--sfa-url", help="read SFA datasets from this database instead of files (stored as the "
+                                       "Airflow connection clientbase_sfa)")
     run.add_argument("--from", dest="from_month", help="first month to publish, YYYY-MM (default: first with data)")
     run.add_argument("--to", dest="to_month", help="last month to publish, YYYY-MM (default: last with data)")
     run.add_argument("--set", dest="thresholds", action="append", metavar="NAME=VALUE",
@@ -407,13 +456,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A setup problem (server, login, database, setting, source connection)
+    prints its one-line message and exits 2; ``-v`` adds the traceback. Anything else is a bug
+    and keeps its traceback."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    from clientbase.warehouse.connection import WarehouseUnreachable
+    from clientbase.extract.connections import SourceConnectionError
+    from clientbase.settings import SettingError
+    from clientbase.warehouse.connection import WarehouseError
+    from clientbase.warehouse.schema import SchemaNotApplied
 
     try:
         return args.func(args)
-    except WarehouseUnreachable as exc:
+    except (WarehouseError, SchemaNotApplied, SettingError, SourceConnectionError, UsageError) as exc:
+        if args.verbose:
+            console.print_exception()
         console.print(str(exc), style="red", markup=False, highlight=False)
         return 2
 

@@ -156,8 +156,8 @@ DATASETS: dict[str, Dataset] = {
 SHIPMENTS_FLOW = ("managers", "products", "clients", "trade_points", "shipments")
 VISITS_FLOW = ("managers", "clients", "trade_points", "visit_plan", "visits", "rep_costs")
 
-# Earliest date a source row may carry; the latest is today + this many days (sources.md).
-MIN_DATE = "2000-01-01"
+# The latest date a source row may carry is today + this many days (sources.md). The
+# earliest is a setting, ``min_source_date`` (CLIENTBASE_MIN_SOURCE_DATE, settings.py).
 MAX_DAYS_AHEAD = 31
 
 # Lineage columns every raw table carries.

@@ -8,6 +8,7 @@ Metric thresholds do not live here: they are dbt vars in ``dbt_project/dbt_proje
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,16 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # tasks, or its scheduler is gone) is taken over. Both in seconds.
 MONTH_CLOSE_WAIT_S = 900.0
 MONTH_CLOSE_STALE_AFTER_S = 1800.0
+# The earliest date a source row may carry (sources.md "Bad rows"): it catches 1C's empty
+# date 01.01.0001 and typed years like 0202; a company with older history lowers it.
+MIN_SOURCE_DATE = dt.date(2000, 1, 1)
+# SQL mode reads each system's tables through this Airflow connection (sources.md).
+ERP_CONN_ID = "clientbase_erp"
+SFA_CONN_ID = "clientbase_sfa"
+
+
+class SettingError(ValueError):
+    """A configuration value that cannot be used; the message names the variable and the fix."""
 
 
 def _project_root() -> Path:
@@ -94,6 +105,8 @@ class Settings:
     # None = the warehouse URL, i.e. everything runs as the owner (the embedded default).
     loader_url: str | None = field(default=None, repr=False)
     transformer_url: str | None = field(default=None, repr=False)
+    # Load type rules (load/rules.py) and the GX source suites (run parameter ``min_date``).
+    min_source_date: dt.date = MIN_SOURCE_DATE
 
     @property
     def dags_dir(self) -> Path:
@@ -146,7 +159,31 @@ def load_settings() -> Settings:
         roles=_roles(),
         loader_url=os.environ.get("CLIENTBASE_LOADER_URL") or None,
         transformer_url=os.environ.get("CLIENTBASE_TRANSFORMER_URL") or None,
+        min_source_date=min_source_date(),
     )
+
+
+def min_source_date() -> dt.date:
+    """CLIENTBASE_MIN_SOURCE_DATE (default 2000-01-01), validated: it is spliced into SQL.
+
+    It must be a real ``YYYY-MM-DD`` date no later than today, else every row would be
+    quarantined; anything else stops with one line naming the variable.
+    """
+    text = (os.environ.get("CLIENTBASE_MIN_SOURCE_DATE") or "").strip()
+    if not text:
+        return MIN_SOURCE_DATE
+    try:
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        value = None
+    if value is None or len(text) != 10:
+        raise SettingError(f"CLIENTBASE_MIN_SOURCE_DATE={text!r} is not a date: write YYYY-MM-DD "
+                           f"(e.g. 1995-01-01), or unset it for the default {MIN_SOURCE_DATE.isoformat()}")
+    if value > dt.date.today():
+        raise SettingError(f"CLIENTBASE_MIN_SOURCE_DATE={text} is in the future, so every dated row would be "
+                           "quarantined: set an earlier date (YYYY-MM-DD), or unset it for the default "
+                           f"{MIN_SOURCE_DATE.isoformat()}")
+    return value
 
 
 def _notifications() -> Notifications:

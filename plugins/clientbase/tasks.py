@@ -43,12 +43,21 @@ class GateBlocked(RuntimeError):
 
 
 def _sources(params: dict) -> Sources:
+    """Where this run reads each system: the Airflow connection named in params, else files.
+
+    The params carry connection ids, never URLs (``dag_run.conf`` is visible in the UI);
+    the connection is resolved here, in the task, through Airflow's secrets chain.
+    A params dict without the key (a direct call) means the default connection id.
+    """
+    from clientbase.extract import connections
+    from clientbase.settings import ERP_CONN_ID, SFA_CONN_ID
+
     settings = load_settings()
     landing = params.get("landing_dir") or settings.landing_dir
     return Sources(
         landing_dir=Path(landing) if landing else None,
-        erp_url=params.get("erp_url") or settings.erp_url,
-        sfa_url=params.get("sfa_url") or settings.sfa_url,
+        erp_url=connections.resolve("erp", params.get("erp_conn_id", ERP_CONN_ID), settings.erp_url),
+        sfa_url=connections.resolve("sfa", params.get("sfa_conn_id", SFA_CONN_ID), settings.sfa_url),
     )
 
 
@@ -197,7 +206,10 @@ def validate(months: list[str], run_id: str, thresholds: dict | None = None) -> 
     settings = load_settings()
     suites = expectations.load_suites(settings.expectations_dir)
     progress.report(f"great expectations: {len(suites)} suites")
+    # the source date window of the load rules, for suites that restate it:
+    # {"$PARAMETER": "min_date"} / {"$PARAMETER": "max_date"}
     params = {**dbt.check_overrides(thresholds),
+              "min_date": settings.min_source_date.isoformat(),
               "max_date": (dt.date.today() + dt.timedelta(days=MAX_DAYS_AHEAD)).isoformat(),
               "months": months}
     results_dir = run_dir(run_id) / "gx"

@@ -1,7 +1,8 @@
 """One extraction: bring the given datasets from their sources into ``raw``.
 
 This is what the extraction DAGs' tasks call. Each dataset's source is chosen by
-configuration: a source database URL for its system (ERP or SFA) means SQL mode,
+configuration: a source database for its system (ERP or SFA; resolved from an Airflow
+connection by ``tasks._sources``, see ``extract/connections.py``) means SQL mode,
 otherwise files from ``<landing>/<dataset>/``.
 """
 
@@ -16,6 +17,7 @@ import psycopg
 from clientbase import progress
 from clientbase.contract import DATASETS, ERP, Dataset
 from clientbase.extract import files, sql_source
+from clientbase.extract.connections import SourceDatabase
 from clientbase.load.loader import BatchResult, load_records, release_quarantined
 from clientbase.warehouse import schema
 from clientbase.warehouse.connection import connect, redact
@@ -25,12 +27,19 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Sources:
-    landing_dir: Path | None
-    erp_url: str | None = None
-    sfa_url: str | None = None
+    """A landing folder and, per system, a source database (a URL string or a resolved
+    :class:`~clientbase.extract.connections.SourceDatabase`); a system without one reads files."""
 
-    def url_for(self, ds: Dataset) -> str | None:
+    landing_dir: Path | None
+    erp_url: str | SourceDatabase | None = None
+    sfa_url: str | SourceDatabase | None = None
+
+    def url_for(self, ds: Dataset) -> str | SourceDatabase | None:
         return self.erp_url if ds.source == ERP else self.sfa_url
+
+
+def _describe(source: str | SourceDatabase) -> str:
+    return source.describe() if isinstance(source, SourceDatabase) else redact(source)
 
 
 def extract_file(conn: psycopg.Connection, ds: Dataset, path: Path, landing_dir: Path) -> BatchResult:
@@ -65,15 +74,16 @@ def _record_rejected_file(conn: psycopg.Connection, ds: Dataset, source_name: st
     return BatchResult(ds.name, source_name, "rejected", batch_id, message=f"file rejected: {reason}")
 
 
-def extract_sql(conn: psycopg.Connection, ds: Dataset, source_url: str) -> list[BatchResult]:
+def extract_sql(conn: psycopg.Connection, ds: Dataset, source_url: str | SourceDatabase) -> list[BatchResult]:
     source_name = f"{ds.source}:{ds.name}"
     since = conn.execute(
         "select max(watermark) from audit.batches where dataset = %s and source_kind = 'sql' and status = 'loaded'",
         (ds.name,),
     ).fetchone()[0]
-    log.info("%s: reading %s from %s%s", ds.name, ds.name, redact(source_url),
+    log.info("%s: reading %s from %s%s", ds.name, ds.name, _describe(source_url),
              f" changed after {since}" if since else "")
-    extract = sql_source.read_table(source_url, ds, since)
+    url = source_url.url if isinstance(source_url, SourceDatabase) else source_url
+    extract = sql_source.read_table(url, ds, since)
     if extract is None or not extract.records:
         return []
     return [load_records(
@@ -98,7 +108,8 @@ def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources)
                 results.extend(extract_sql(conn, ds, source_url))
                 continue
             if sources.landing_dir is None:
-                raise ValueError(f"no source for {name}: set a landing folder or a {ds.source.upper()} database URL")
+                raise ValueError(f"no source for {name}: set a landing folder (CLIENTBASE_LANDING_DIR) or the "
+                                 f"{ds.source.upper()} database (Airflow connection clientbase_{ds.source})")
             folder = sources.landing_dir / name
             paths = files.list_files(folder)
             if not paths:

@@ -1,4 +1,4 @@
-"""SQL mode: read a dataset from a source database (any SQLAlchemy URL).
+"""SQL mode: read a dataset from a source database (any SQLAlchemy URL, e.g. from a connection).
 
 Incremental by the dataset's watermark column (``updated_at``) where the table has one,
 otherwise a full read; a full read whose content equals an earlier batch is skipped by
@@ -13,10 +13,13 @@ import decimal
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clientbase.contract import Dataset
 from clientbase.extract.files import Record
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ class SqlExtract:
     watermark: str | None
 
 
-def read_table(source_url: str, ds: Dataset, since: str | None) -> SqlExtract | None:
+def read_table(source_url: "str | sa.URL", ds: Dataset, since: str | None) -> SqlExtract | None:
     """Rows of ``ds`` from the source changed after ``since`` (None: all). None if the table is absent."""
     import sqlalchemy as sa
 

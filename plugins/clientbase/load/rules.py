@@ -7,7 +7,8 @@ whole batch, so validation costs one scan, not one round-trip per row.
 
 from __future__ import annotations
 
-from clientbase.contract import MAX_DAYS_AHEAD, MIN_DATE, Column, Dataset
+from clientbase.contract import MAX_DAYS_AHEAD, Column, Dataset
+from clientbase.settings import min_source_date
 
 BOOL_TRUE = ("true", "1", "yes", "да", "t", "y")
 BOOL_FALSE = ("false", "0", "no", "нет", "f", "n")
@@ -96,9 +97,10 @@ def error(col: Column, ds: Dataset) -> list[str]:
         )
     if col.name in ds.date_columns_in_range:
         value = f"({normalised(col)})::date"
+        earliest = min_source_date().isoformat()  # validated YYYY-MM-DD: safe to splice
         out.append(
-            f"case when {value} < date '{MIN_DATE}' "
-            f"then format('{col.name}: %s is before {MIN_DATE}, the earliest date a source may carry', {value}) "
+            f"case when {value} < date '{earliest}' "
+            f"then format('{col.name}: %s is before {earliest}, the earliest date a source may carry', {value}) "
             f"when {value} > current_date + {MAX_DAYS_AHEAD} "
             f"then format('{col.name}: %s is more than {MAX_DAYS_AHEAD} days in the future "
             f"(latest accepted today: %s)', {value}, current_date + {MAX_DAYS_AHEAD}) end"
@@ -107,8 +109,12 @@ def error(col: Column, ds: Dataset) -> list[str]:
 
 
 def in_range(value: str) -> str:
-    """SQL condition: the date ``value`` lies in the range sources.md accepts."""
-    return f"({value} between date '{MIN_DATE}' and current_date + {MAX_DAYS_AHEAD})"
+    """SQL condition: the date ``value`` lies in the range sources.md accepts.
+
+    The earliest date is read from the environment at each call (not at import), so a
+    changed CLIENTBASE_MIN_SOURCE_DATE applies to the next load without a restart.
+    """
+    return f"({value} between date '{min_source_date().isoformat()}' and current_date + {MAX_DAYS_AHEAD})"
 
 
 def errors_array(ds: Dataset, present: set[str]) -> str:

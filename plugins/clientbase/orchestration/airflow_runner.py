@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clientbase.settings import Settings, load_settings
-from clientbase.warehouse.connection import sqlalchemy_url, warehouse_url, with_database
+from clientbase.warehouse.connection import (WarehouseError, prepare_server, sqlalchemy_url, warehouse_url,
+                                             with_database)
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +44,26 @@ def airflow_env(settings: Settings, url: str) -> dict[str, str]:
     }
 
 
+class MetadataDbError(WarehouseError):
+    """``airflow db migrate`` failed; one line here, Airflow's full output in the debug log (``-v``)."""
+
+
 def configure(settings: Settings | None = None) -> str:
-    """Set Airflow's environment for this process; returns the warehouse URL."""
+    """Set Airflow's environment for this process; returns the warehouse URL.
+
+    On the user's own server this first creates what a first run needs and the role may
+    create (warehouse database and schemas, Airflow's metadata database beside them), or
+    stops with one line saying what to run (:func:`~clientbase.warehouse.connection.prepare_server`).
+    """
     if "airflow" in sys.modules and not os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
         log.warning("airflow was imported before clientbase configured it: its settings may be stale")
     settings = settings or load_settings()
     url = warehouse_url(settings)
+    explicit_metadata_db = bool(os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"))
+    if not settings.embedded:  # the embedded server creates its databases itself
+        prepare_server(url, None if explicit_metadata_db else settings.airflow_db_name)
     env = airflow_env(settings, url)
-    if os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+    if explicit_metadata_db:
         # an explicitly configured metadata DB wins over "beside the warehouse"
         env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
         env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC")
@@ -73,7 +86,12 @@ def ensure_metadata_db(settings: Settings | None = None) -> None:
     result = subprocess.run([str(airflow) if airflow.exists() else "airflow", "db", "migrate"],
                             capture_output=True, text=True, env=os.environ.copy())
     if result.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+        log.debug("airflow db migrate output:\n%s\n%s", result.stdout[-4000:], result.stderr[-8000:])
+        lines = [line.strip() for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        last = lines[-1][:300] if lines else "no output"
+        raise MetadataDbError(
+            f"airflow db migrate failed (exit {result.returncode}): {last}: rerun with -v for Airflow's full "
+            f"output, or check AIRFLOW__DATABASE__SQL_ALCHEMY_CONN / CLIENTBASE_AIRFLOW_DB")
     marker.write_text(conn)
 
 

@@ -4,6 +4,7 @@ from airflow.sdk import Asset, Param
 
 from clientbase.contract import DATASETS
 from clientbase.notify import on_failure
+from clientbase.settings import ERP_CONN_ID, SFA_CONN_ID
 
 # every task of every clientbase DAG reports its failure (if CLIENTBASE_NOTIFY_* is set)
 FAILURE_NOTIFICATION = {"on_failure_callback": on_failure}
@@ -13,8 +14,13 @@ REPORTING = Asset(name="reporting", uri="clientbase://warehouse/reporting")
 
 SOURCE_PARAMS = {
     "landing_dir": Param(None, type=["null", "string"], description="folder of CSV drops (files mode)"),
-    "erp_url": Param(None, type=["null", "string"], description="ERP database URL (SQL mode)"),
-    "sfa_url": Param(None, type=["null", "string"], description="SFA database URL (SQL mode)"),
+    # Connection ids, never URLs: the conf is visible in the UI. Null = files for that system.
+    "erp_conn_id": Param(ERP_CONN_ID, type=["null", "string"],
+                         description="Airflow connection of the ERP database (SQL mode); files when it is not "
+                                     "defined (and CLIENTBASE_ERP_URL is unset) or null"),
+    "sfa_conn_id": Param(SFA_CONN_ID, type=["null", "string"],
+                         description="Airflow connection of the SFA database (SQL mode); files when it is not "
+                                     "defined (and CLIENTBASE_SFA_URL is unset) or null"),
 }
 
 

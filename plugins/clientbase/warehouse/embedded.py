@@ -124,10 +124,10 @@ def _running_port(pgdata: Path) -> int | None:
     return port if ready == 0 else None
 
 
-def _initdb(pgdata: Path) -> None:
+def _initdb(pgdata: Path, auth: tuple[str, ...] = ("--auth=trust",)) -> None:
     log.info("initialising embedded PostgreSQL in %s", pgdata)
     result = subprocess.run(
-        [_bin("initdb"), "-D", str(pgdata), "--auth=trust", "--encoding=UTF8",
+        [_bin("initdb"), "-D", str(pgdata), *auth, "--encoding=UTF8",
          "--no-locale", "-U", SUPERUSER],
         check=False, capture_output=True, text=True, **_run_as(),
     )
@@ -196,3 +196,44 @@ def stop(home: Path) -> bool:
         subprocess.run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
                        check=True, capture_output=True, text=True, **_run_as())
         return True
+
+
+def start_password_server(pgdata: Path, superuser_password: str) -> str:
+    """A separate server from the same binaries, with scram-sha-256 password logins over TCP.
+
+    Why: the embedded warehouse trusts every local login, so it cannot show what a user's
+    own server does with a wrong password, a role without CREATEDB or a missing database.
+    Tests start one of these on a free port; returns the superuser's URL (database
+    ``postgres``). Stop it with :func:`stop_server`.
+    """
+    pgdata.mkdir(parents=True, exist_ok=True)
+    _prepare_permissions(pgdata)
+    pwfile = pgdata.parent / f"{pgdata.name}.pw"
+    pwfile.write_text(superuser_password + "\n")
+    if os.geteuid() == 0:
+        import pwd
+
+        entry = pwd.getpwnam(OS_USER_WHEN_ROOT)
+        os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+    try:
+        _initdb(pgdata, ("--auth=scram-sha-256", f"--pwfile={pwfile}"))
+    finally:
+        pwfile.unlink()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port = sock.getsockname()[1]
+    _start(pgdata, port)
+    from urllib.parse import quote
+
+    return f"postgresql://{SUPERUSER}:{quote(superuser_password, safe='')}@{HOST}:{port}/postgres"
+
+
+def stop_server(pgdata: Path) -> None:
+    """Stop a server started by :func:`start_password_server` (fast shutdown), if it still runs."""
+    if _running_port(pgdata) is None:
+        return
+    result = subprocess.run([_bin("pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
+                            check=False, capture_output=True, text=True, **_run_as())
+    if result.returncode != 0:
+        raise RuntimeError(f"pg_ctl stop failed for {pgdata} (exit {result.returncode}): "
+                           f"{result.stderr.strip() or result.stdout.strip()}")
