@@ -57,9 +57,9 @@ def monthly_kpi():
         return tasks.build(months, ctx["run_id"], ctx["params"].get("thresholds"))
 
     @task
-    def great_expectations(months: list[str]) -> list[dict]:
+    def great_expectations(months: list[str], relations: dict[str, str]) -> list[dict]:
         ctx = get_current_context()
-        return tasks.validate(months, ctx["run_id"], ctx["params"].get("thresholds"))
+        return tasks.validate(months, ctx["run_id"], ctx["params"].get("thresholds"), relations)
 
     @task
     def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str]) -> list[str]:
@@ -73,8 +73,7 @@ def monthly_kpi():
     months = months_to_close()
     built = dbt_build(months)
     lock >> built
-    checked = great_expectations(months)
-    built >> checked
+    checked = great_expectations(months, built["relations"])
     gated = quality_gate(built["checks"], checked, months)
     published = publish.partial(tables=built["published_tables"],
                                 dbt_version=built["dbt_version"]).expand(month=gated)

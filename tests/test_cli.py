@@ -62,7 +62,7 @@ def test_run_refuses_an_unknown_threshold(tmp_path, capsys):
 
 
 def test_run_with_a_threshold_override(airflow_ready, tmp_path):
-    """--set reaches dbt and the GX suites of the same run: both use rotation_after_months = 6."""
+    """--set reaches dbt's models and its tests of the same run: both use rotation_after_months = 6."""
     import psycopg
 
     from conftest import reset_warehouse

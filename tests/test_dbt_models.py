@@ -85,37 +85,50 @@ def test_every_column_is_described_and_exists(built):
 
 
 def test_reporting_tables_carry_the_contract_columns(built):
-    """metrics.md §7: the key columns of every published table (names are the BI contract)."""
+    """metrics.md §7: every published table has the columns and types of its dbt contract.
+
+    The contract (``contract: {enforced: true}`` and each column's ``data_type`` in
+    ``_reporting__models.yml``) is read from the build's manifest: dbt refuses to build a
+    table that breaks it, so the built tables must carry exactly those columns and types,
+    and the key columns of metrics.md §7 must be among them.
+    """
+    import json
+
     from conftest import PUBLISHED_TABLES
 
-    contract = {
-        "client_status_monthly": "month, client_id, manager_id, status, is_new_this_month, is_returned_this_month, "
-                                 "is_lost_this_month, months_inactive, revenue, margin, abc_class",
+    url, target = built
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    contracts = {n["name"]: {c: spec["data_type"] for c, spec in n["columns"].items()}
+                 for n in nodes.values()
+                 if n["resource_type"] == "model" and n["config"]["contract"]["enforced"]}
+    assert sorted(PUBLISHED_TABLES) == sorted(contracts)
+    spec_keys = {  # metrics.md §7 (names are the BI contract)
+        "client_status_monthly": "month, client_id, manager_id, status, is_new_this_month, "
+                                 "is_returned_this_month, is_lost_this_month, months_inactive, "
+                                 "revenue, margin, abc_class",
         "status_summary_monthly": "month, manager_id, status, clients, share, plan_share, on_plan",
         "status_flow_monthly": "month, from_status, to_status, clients",
-        "coverage_monthly": "month, dimension, dimension_value, okb, pakb, akb, coverage_pakb, coverage_okb, "
-                            "akb_3m, stable_akb_3m, stability_3m",
+        "coverage_monthly": "month, dimension, dimension_value, okb, pakb, akb, coverage_pakb, "
+                            "coverage_okb, akb_3m, stable_akb_3m, stability_3m",
         "category_coverage_monthly": "month, category, category_akb, akb, category_coverage",
         "visits_monthly": "month, rep_id, planned_visits, actual_visits, orders, effective_orders, "
                           "visit_effectiveness, kpd_effectiveness, stt_3m, stt_share",
         "manager_scorecard_monthly": "month, manager_id, role, clients, active_clients, overloaded, "
-                                     "rotation_candidates, new_clients, returned_clients, handover_candidates, "
-                                     "revenue, margin",
-        "rotation_candidates": "month, client_id, manager_id, last_shipment_date, months_inactive, revenue_12m",
+                                     "rotation_candidates, new_clients, returned_clients, "
+                                     "handover_candidates, revenue, margin",
+        "rotation_candidates": "month, client_id, manager_id, last_shipment_date, months_inactive, "
+                               "revenue_12m",
     }
-    assert sorted(PUBLISHED_TABLES) == sorted(contract)
-    url, _ = built
     with psycopg.connect(url) as conn:
-        for table, columns in contract.items():
-            actual = {r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'reporting_stage' "
-                "and table_name = %s", (table,))}
-            missing = [c for c in columns.split(", ") if c not in actual]
-            assert missing == [], f"{table} lacks {missing}"
-            month_type = conn.execute(
-                "select data_type from information_schema.columns where table_schema = 'reporting_stage' "
-                "and table_name = %s and column_name = 'month'", (table,)).fetchone()[0]
-            assert month_type == "date", table
+        for table, contract in contracts.items():
+            missing = [c for c in spec_keys[table].split(", ") if c not in contract]
+            assert missing == [], f"{table}: the contract lacks {missing}"
+            assert contract["month"] == "date", table
+            actual = dict(conn.execute(
+                "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+                "where a.attrelid = %s::regclass and a.attnum > 0 and not a.attisdropped "
+                "order by a.attnum", (f"reporting_stage.{table}",)).fetchall())
+            assert actual == contract, table
 
 
 def test_thresholds_are_overridable_per_run(built, tmp_path):

@@ -46,9 +46,10 @@ def gx_results(url: str, results_dir: Path) -> None:
         conn.execute("create schema if not exists docs_probe")
         conn.execute("drop table if exists docs_probe.t")
         conn.execute("create table docs_probe.t as select 1 as a")
-    probe = qx.parse_suite({"name": "docs_probe", "relation": "docs_probe.t", "expectations": [
+    probe = qx.parse_suite({"name": "docs_probe", "model": "docs_probe", "expectations": [
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}}]})
-    [result] = qx.validate(url, [probe], {}, "docs-probe-run", results_dir=results_dir)
+    [result] = qx.validate(url, [probe], {}, "docs-probe-run", {"docs_probe": "docs_probe.t"},
+                           results_dir=results_dir)
     assert result.success
     data_docs.publish(results_dir, data_docs.latest_dir())
 

@@ -1,12 +1,16 @@
-"""The GX suites of the publication gate, against a warehouse built by the real pipeline.
+"""The checks of the publication gate, against a warehouse built by the real pipeline.
 
-The golden scenario ``status_rules`` is loaded by the loader and built by dbt (staging
-views, the reporting candidates of the suites), once for the module. Each test copies the
-relation a suite checks into a ``qa`` table, breaks the copy, and points the suite at it:
-the reference lists the SQL checks look up stay the real staging views. The scenario has
-no visits, visit plan or rep costs: those suites also show that an empty table passes.
+The golden scenario ``status_rules`` is loaded by the loader and built by dbt, once for the
+module. Source checks (GX suites on the staging views): each test copies the view a suite
+checks into a ``qa`` table, breaks the copy and points the suite's model at it; the other
+models the SQL checks read stay the real staging views. The scenario has no visits, visit
+plan or rep costs: those suites also show that an empty table passes.
+
+Published tables (dbt tests, the only place their checks are written): each test breaks a
+``reporting_stage`` table in place, runs ``dbt test`` on it (failing rows stored) and reads
+the outcome through the gate, as ``tasks.build`` hands it over; the table is restored after.
 The last test rebuilds the warehouse from the second scenario, ``field_ops`` (visits, plans,
-rep costs, several reps and categories), and runs every suite on it.
+rep costs, several reps and categories), and runs every suite and dbt test on it.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ import datetime as dt
 import itertools
 import json
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from clientbase import tasks
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.quality import expectations as qx
 from clientbase.quality import gate
+from clientbase.transform import dbt
 
 from conftest import SCENARIOS, reset_warehouse
 
@@ -32,15 +39,12 @@ FIELD_OPS_LANDING = Path(__file__).resolve().parent / "scenarios" / "field_ops" 
 FIELD_OPS_MONTHS = [f"2024-{m:02d}-01" for m in range(1, 7)]
 REPORT_MONTH = "2024-12-01"
 RUN_MONTHS = ["2024-11-01", REPORT_MONTH]
-PARAMS = {"max_date": dt.date(2025, 1, 31), "months": RUN_MONTHS}
-# The staging views and every published table (reporting/), with all they are built from.
-MODELS = "staging +reporting"
+PARAMS = {"min_date": dt.date(2000, 1, 1), "max_date": dt.date(2025, 1, 31), "months": RUN_MONTHS}
 SOURCE_SUITES = {"shipments", "visits", "visit_plan", "clients", "trade_points", "managers",
                  "products", "rep_costs"}
-REPORTING_SUITES = {"client_status_monthly", "status_summary_monthly", "status_flow_monthly",
-                    "coverage_monthly", "category_coverage_monthly", "visits_monthly",
-                    "manager_scorecard_monthly", "rotation_candidates"}
+RELATIONS: dict[str, str] = {}  # model -> relation, from the manifest of the module's build
 _copies = itertools.count(1)
+_runs = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +52,11 @@ def suites() -> dict[str, qx.SuiteSpec]:
     return {s.name: s for s in qx.load_suites(SUITES_DIR)}
 
 
-def build_scenario(url: str, landing_dir: Path, report_month: str, tmp_path_factory) -> str:
-    """A scenario's landing folder extracted and built by dbt (no gate, no publication)."""
-    from clientbase import tasks
-    from clientbase.transform import dbt
+def build_scenario(url: str, landing_dir: Path, report_month: str, tmp_path_factory) -> Path:
+    """A scenario extracted and built by dbt (no gate, no publication); the target dir.
 
+    Every dbt test of the build passes (exit code 0): the golden scenarios are clean.
+    """
     reset_warehouse(url)
     landing = tmp_path_factory.mktemp(landing_dir.parent.name) / "landing"
     shutil.copytree(landing_dir, landing)
@@ -60,20 +64,30 @@ def build_scenario(url: str, landing_dir: Path, report_month: str, tmp_path_fact
     tasks.extract(SHIPMENTS_FLOW, params)
     tasks.extract(VISITS_FLOW, params)
     target = tmp_path_factory.mktemp("dbt")
-    code = dbt.run_dbt(url, ["build", "--select", MODELS, "--indirect-selection", "cautious"],
-                       target, vars={"report_month": report_month})
+    code = dbt.run_dbt(url, ["build", "--exclude", *dbt.BUILD_EXCLUDE], target,
+                       vars={"report_month": report_month})
     assert code == 0 and not dbt.node_errors(target), dbt.node_errors(target)
+    assert [r.name for r in dbt.test_results(target) if r.status != "pass"] == []
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists qa cascade")
         conn.execute("create schema qa")
-    return url
+    return target
 
 
 @pytest.fixture(scope="module")
-def built(warehouse, tmp_path_factory) -> str:
-    """status_rules extracted and built by dbt (no gate, no publication)."""
-    return build_scenario(warehouse, SCENARIOS / "status_rules" / "landing", REPORT_MONTH,
-                          tmp_path_factory)
+def built_target(warehouse, tmp_path_factory, suites) -> Path:
+    """status_rules built; the dbt target directory (its manifest resolves the suites' models)."""
+    target = build_scenario(warehouse, SCENARIOS / "status_rules" / "landing", REPORT_MONTH,
+                            tmp_path_factory)
+    RELATIONS.clear()
+    RELATIONS.update(qx.relations_from_manifest(
+        target / "manifest.json", set().union(*(s.models for s in suites.values()))))
+    return target
+
+
+@pytest.fixture(scope="module")
+def built(warehouse, built_target) -> str:
+    return warehouse
 
 
 def execute(url: str, statement: str, params: tuple = ()) -> list[tuple]:
@@ -97,7 +111,8 @@ def insert(url: str, relation: str, **row) -> None:
 
 
 def run(url: str, suite: qx.SuiteSpec, relation: str, params=PARAMS) -> dict[str, qx.CheckResult]:
-    results = qx.validate(url, [suite.with_relation(relation)], params, "test")
+    """The suite with its model pointed at ``relation`` (the other models stay the real views)."""
+    results = qx.validate(url, [suite], params, "test", {**RELATIONS, suite.model: relation})
     assert [r.check_name for r in results] == [e.check_name for e in suite.expectations]
     return {r.check_name: r for r in results}
 
@@ -119,26 +134,22 @@ SHIPMENT = {"doc_id": "X1", "line_no": 1, "doc_date": dt.date(2024, 12, 5),
 # ----------------------------------------------------------------- suite files, no database
 
 
-def test_every_dataset_and_published_table_has_a_suite_with_consistent_severity(suites):
-    assert set(suites) >= SOURCE_SUITES | REPORTING_SUITES | {"shipment_volume"}
+def test_every_dataset_has_a_suite_on_its_staging_model_and_none_on_a_published_table(suites):
+    assert set(suites) == SOURCE_SUITES | {"shipment_volume"}
     for suite in suites.values():
         raw = json.loads(suite.path.read_text())
         assert suite.path.stem == suite.name
+        assert suite.models <= {f"stg_{name}" for name in SOURCE_SUITES}, suite.name
         for item, spec in zip(raw["expectations"], suite.expectations[-len(raw["expectations"]):]):
-            # both spellings written out, and they agree
-            assert (item["meta"]["severity"], item["severity"]) in {("blocking", "critical"),
-                                                                   ("warning", "warning")}
-            assert spec.severity == item["meta"]["severity"]
+            assert item["severity"] in {"critical", "warning"}  # written out, GX's native field
+            assert spec.severity == {"critical": "blocking", "warning": "warning"}[item["severity"]]
         if "columns" in raw:  # declared columns become two blocking checks, first
             assert [e.check_name for e in suite.expectations[:2]] == [
                 "expect_table_columns_to_match_set(columns)",
                 "unexpected_rows_expectation(column_types)"]
     for name in SOURCE_SUITES:
-        assert suites[name].relation.startswith("staging.stg_"), name
-        assert suites[name].parameters <= {"max_date"}
-    for name in REPORTING_SUITES:
-        assert suites[name].relation == f"reporting_stage.{name}"
-        assert suites[name].parameters == {"months"}  # only the run's months are checked
+        assert suites[name].model == f"stg_{name}"
+        assert suites[name].parameters <= {"min_date", "max_date"}
     severities = {e.check_name: e.severity for e in suites["shipments"].expectations}
     assert severities["expect_column_values_to_be_in_set(status)"] == "blocking"
     assert severities[known("client_id")] == "blocking"
@@ -146,30 +157,14 @@ def test_every_dataset_and_published_table_has_a_suite_with_consistent_severity(
     assert severities["unexpected_rows_expectation(qty_revenue_same_sign)"] == "warning"
     assert {e.check_name: e.severity for e in suites["shipment_volume"].expectations} == {
         "unexpected_rows_expectation(volume_swing)": "warning"}
-
-
-def test_reporting_suite_thresholds_are_the_dbt_vars(suites):
-    """The thresholds a reporting suite repeats default to the dbt vars the models use."""
-    from clientbase.transform import dbt
-
-    project = dbt.project_vars()
-    assert suites["rotation_candidates"].defaults["rotation_after_months"] == \
-        project["rotation_after_months"]
-    scorecard = suites["manager_scorecard_monthly"].defaults
-    assert scorecard["hunter_role"] == project["hunter_role"]
-    assert scorecard["max_active_clients_per_manager"] == project["max_active_clients_per_manager"]
-    # the ratios that may exceed 1 by definition are never capped at 1 by a blocking check
-    for suite, column in [("coverage_monthly", "coverage_pakb"), ("coverage_monthly", "coverage_okb"),
-                          ("visits_monthly", "visit_effectiveness"),
-                          ("visits_monthly", "kpd_effectiveness"),
-                          ("visits_monthly", "useful_income_share")]:
-        caps = [e for e in suites[suite].expectations if e.kwargs.get("column") == column
-                and e.severity == "blocking" and e.kwargs.get("max_value") == 1]
-        assert caps == [], (suite, column)
+    # the date window's lower bound is the run parameter min_date (setting min_source_date)
+    window = next(e for e in suites["shipments"].expectations
+                  if e.check_name == "expect_column_values_to_be_between(doc_date)")
+    assert window.kwargs["min_value"] == {"$PARAMETER": "min_date"}
 
 
 def test_suite_format_errors_name_the_problem(tmp_path):
-    base = {"name": "s", "relation": "staging.x",
+    base = {"name": "s", "model": "stg_x",
             "expectations": [{"type": "expect_column_values_to_not_be_null",
                               "kwargs": {"column": "a"}}]}
     assert qx.parse_suite(base).expectations[0].severity == "blocking"  # the safe default
@@ -186,14 +181,32 @@ def test_suite_format_errors_name_the_problem(tmp_path):
         with pytest.raises(qx.SuiteError, match=message):
             qx.load_suites(tmp_path)
 
-    bad({"e.severity": "warning", "e.meta": {"severity": "blocking"}}, "contradicts")
-    bad({"e.meta": {"severity": "fatal"}}, "fatal")
+    bad({"e.severity": "fatal"}, "fatal")
     bad({"e.kwarg": {}}, "unknown field")
-    bad({"relation": "staging.x; drop table y"}, "relation")
+    bad({"model": "staging.stg_x; drop table y"}, "model")
+    bad({"relation": "staging.stg_x"}, "unknown top-level")  # suites name models, not relations
     bad({"expectations": []}, "non-empty")
     bad({"columns": {"a": "text; drop table y"}}, "PostgreSQL type")
-    bad({"where": ""}, "where")
     bad({"parameters": {"tolerance": True}}, "parameters")
+    bad({"e.type": "unexpected_rows_expectation", "e.kwargs": {"unexpected_rows_query": "select 1"}},
+        "meta.label")
+
+
+def test_a_renamed_dbt_model_fails_at_load_time_with_the_suite_named(tmp_path, suites):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": {
+        "model.clientbase.stg_shipments_v2": {"name": "stg_shipments_v2", "schema": "staging",
+                                              "alias": "stg_shipments_v2"},
+        "model.clientbase.stg_clients": {"name": "stg_clients", "schema": "staging",
+                                         "alias": "stg_clients"}}}))
+    assert qx.relations_from_manifest(manifest, ["stg_clients"]) == {"stg_clients": "staging.stg_clients"}
+    with pytest.raises(qx.SuiteError, match=r"'stg_shipments'.*rename 'model'"):
+        qx.relations_from_manifest(manifest, suites["shipments"].models)
+    with pytest.raises(qx.SuiteError, match="no dbt manifest"):
+        qx.relations_from_manifest(tmp_path / "missing.json", ["stg_clients"])
+    with pytest.raises(qx.SuiteError, match="no relation given.*stg_products"):
+        qx.validate("postgresql://nobody@127.0.0.1:1/none", [suites["products"]],
+                    PARAMS, "r", {})
 
 
 def test_sql_parameters_render_as_literals_and_missing_ones_fail_early(suites):
@@ -201,25 +214,37 @@ def test_sql_parameters_render_as_literals_and_missing_ones_fail_early(suites):
         "array[date '2024-11-01', date '2024-12-01']"
     assert qx.sql_literal("it's") == "'it''s'"
     assert qx.sql_literal(0.5) == "0.5"
-    with pytest.raises(ValueError, match="empty list"):
+    with pytest.raises(ValueError, match="non-empty list"):
         qx.sql_literal([])
+    assert qx.render_sql("select * from {model:stg_clients} where m = any({$months})",
+                         {"months": ["2024-11-01"]}, {"stg_clients": "staging.stg_clients"}) == \
+        "select * from \"staging\".\"stg_clients\" where m = any(array[date '2024-11-01'])"
     with pytest.raises(ValueError, match="months"):
-        qx.validate("postgresql://nobody@127.0.0.1:1/none", [suites["client_status_monthly"]],
-                    {"max_date": "2025-01-31"}, "r")
+        qx.validate("postgresql://nobody@127.0.0.1:1/none", [suites["shipment_volume"]],
+                    {"max_date": "2025-01-31"}, "r", {})
     with pytest.raises(ValueError, match="max_date"):
-        qx.validate("postgresql://nobody@127.0.0.1:1/none", [suites["shipments"]], {}, "r")
+        qx.validate("postgresql://nobody@127.0.0.1:1/none", [suites["shipments"]], {}, "r", {})
 
 
 # ----------------------------------------------------------------- the scenario as built
 
 
-def test_the_golden_scenario_passes_every_source_and_reporting_check(built, suites):
-    names = sorted(SOURCE_SUITES | REPORTING_SUITES)
-    results = qx.validate(built, [suites[n] for n in names], PARAMS, "clean")
+def test_the_golden_scenario_passes_every_source_check(built, suites):
+    names = sorted(SOURCE_SUITES)
+    results = qx.validate(built, [suites[n] for n in names], PARAMS, "clean", RELATIONS)
     assert {r.suite for r in results} == set(names)
     assert [(r.suite, r.check_name, r.observed) for r in results if not r.success] == []
     # rep_costs, visits and visit_plan are empty in this scenario: empty passes
     assert execute(built, "select count(*) from staging.stg_rep_costs") == [(0,)]
+
+
+def test_a_date_before_min_date_fails(built, suites):
+    table = copy_of(built, "staging.stg_shipments")
+    insert(built, table, **{**SHIPMENT, "doc_id": "X0", "doc_date": dt.date(2009, 12, 31)})
+    assert failed(run(built, suites["shipments"], table)) == set()  # within 2000-01-01 …
+    results = run(built, suites["shipments"], table, {**PARAMS, "min_date": dt.date(2010, 1, 1)})
+    assert failed(results) == {"expect_column_values_to_be_between(doc_date)"}
+    assert results["expect_column_values_to_be_between(doc_date)"].kwargs["min_value"] == "2010-01-01"
 
 
 def test_empty_optional_rep_costs_passes_and_bad_costs_are_caught(built, suites):
@@ -351,177 +376,274 @@ def test_reference_lists(built, suites):
         "expect_table_row_count_to_be_between()"}  # a required list must not be empty
 
 
-def test_status_summary_counts_and_shares_must_add_up(built, suites):
-    summary = copy_of(built, "reporting_stage.status_summary_monthly")
-    execute(built, f"update {summary} set clients = clients + 1, share = 1.5 "
-                   "where month = %s and manager_id = 'MG1' and status = 'stabilized'", (REPORT_MONTH,))
-    results = run(built, suites["status_summary_monthly"], summary)
-    assert failed(results) == {"expect_column_values_to_be_between(share)",
-                               "unexpected_rows_expectation(clients_match_client_status)",
-                               "unexpected_rows_expectation(shares_sum_to_one)"}
-    [mismatch] = results["unexpected_rows_expectation(clients_match_client_status)"].observed[
-        "partial_unexpected_list"]
-    assert mismatch["manager_id"] == "MG1" and mismatch["month"] == REPORT_MONTH
+# ----------------------------------------------------------------- published tables: dbt tests
+
+
+@contextmanager
+def broken(url: str, table: str):
+    """Break ``reporting_stage.<table>`` in the block; its rows are restored after."""
+    backup = f"qa.{table}_backup_{next(_copies)}"
+    execute(url, f"create table {backup} as select * from reporting_stage.{table}")
+    try:
+        yield f"reporting_stage.{table}"
+    finally:
+        execute(url, f"truncate reporting_stage.{table}")
+        execute(url, f"insert into reporting_stage.{table} select * from {backup}")
+
+
+class DbtOutcome:
+    """``dbt test`` on the selected models, as the gate sees it (``tasks.dbt_checks``)."""
+
+    def __init__(self, url: str, select: str, tmp_path: Path, **dbt_vars):
+        self.target = tmp_path / f"dbt-test-{next(_runs)}"
+        code = dbt.run_dbt(url, ["test", "--select", select, "--store-failures"], self.target,
+                           vars={"report_month": REPORT_MONTH, **dbt_vars})
+        assert code in (0, 1) and not dbt.node_errors(self.target)
+        self.url = url
+        results = dbt.test_results(self.target)
+        assert [r.name for r in results if r.status == "error"] == []  # each test ran its SQL
+        self.checks = {c.name: c for c in tasks.dbt_checks(results)}
+        self.decision = gate.decide(list(self.checks.values()), RUN_MONTHS)
+
+    @property
+    def failed(self) -> set[str]:
+        return {name for name, check in self.checks.items() if not check.success}
+
+    @property
+    def blocking(self) -> set[str]:
+        return {c.name for c in self.decision.blocking_failures}
+
+    def rows(self, name: str) -> list[dict]:
+        """The failing rows dbt stored for test ``name`` (``--store-failures``)."""
+        nodes = json.loads((self.target / "manifest.json").read_text())["nodes"]
+        [relation] = [n["relation_name"] for uid, n in nodes.items()
+                      if uid.startswith("test.") and n["name"] == name]
+        with psycopg.connect(self.url) as conn:
+            cur = conn.execute(f"select * from {relation}")
+            columns = [c.name for c in cur.description]
+            return [dict(zip(columns, row)) for row in cur.fetchall()]
+
+    def message_names(self, name: str) -> None:
+        """The gate's message names the check, its source and the number of failing rows."""
+        check = self.checks[name]
+        assert f"[dbt] dbt tests: {name} — {check.details['failures']} failing rows" \
+            in self.decision.message()
+
+
+def named(outcome: DbtOutcome, generic: str, model: str, column: str = "") -> str:
+    """The generated name of a generic dbt test of ``model`` (and ``column``), exactly one."""
+    prefix = f"{generic}_{model}_{column}" if column else f"{generic}_{model}_"
+    [name] = [n for n in outcome.checks if n.startswith(prefix)]
+    return name
+
+
+def test_status_summary_counts_and_shares_must_add_up(built, tmp_path):
+    with broken(built, "status_summary_monthly") as summary:
+        execute(built, f"update {summary} set clients = clients + 1, share = 1.5 "
+                       "where month = %s and manager_id = 'MG1' and status = 'stabilized'",
+                (REPORT_MONTH,))
+        outcome = DbtOutcome(built, "status_summary_monthly", tmp_path)
+    share_range = named(outcome, "expression_is_true", "status_summary_monthly", "share__share_between")
+    assert outcome.failed == outcome.blocking == {
+        share_range, "assert_status_summary_counts_match_client_status",
+        "assert_status_shares_sum_to_one", "assert_status_summary_managers_add_up"}
+    assert not outcome.decision.passed
+    [mismatch] = outcome.rows("assert_status_summary_counts_match_client_status")
+    assert mismatch["manager_id"] == "MG1" and mismatch["month"].isoformat() == REPORT_MONTH
     assert mismatch["summary_clients"] == mismatch["client_status_rows"] + 1
+    outcome.message_names("assert_status_summary_counts_match_client_status")
 
 
-def test_reporting_suites_check_only_the_months_of_the_run(built, suites):
-    flow = copy_of(built, "reporting_stage.status_flow_monthly")
-    execute(built, f"update {flow} set clients = clients + 1, to_status = 'archived' "
-                   f"where ctid = (select ctid from {flow} where month = '2024-06-01' limit 1)")
-    assert failed(run(built, suites["status_flow_monthly"], flow)) == set()  # June is not in the run
-    june = run(built, suites["status_flow_monthly"], flow, {**PARAMS, "months": ["2024-06-01"]})
-    assert failed(june) == {"expect_column_values_to_be_in_set(to_status)",
-                            "unexpected_rows_expectation(clients_match_client_status)",
-                            "unexpected_rows_expectation(from_status_matches_previous_month)"}
-    future = run(built, suites["status_flow_monthly"], flow, {**PARAMS, "months": ["2025-01-01"]})
-    assert failed(future) == {"unexpected_rows_expectation(every_run_month_present)",
-                              "unexpected_rows_expectation(from_status_matches_previous_month)"}
+def test_every_month_is_checked_and_none_may_be_missing(built, tmp_path):
+    """dbt tests check every month of the spine, not only the run's: a broken June blocks too."""
+    with broken(built, "status_flow_monthly") as flow:
+        execute(built, f"update {flow} set clients = clients + 1, to_status = 'archived' "
+                       f"where ctid = (select ctid from {flow} where month = '2024-06-01' limit 1)")
+        june = DbtOutcome(built, "status_flow_monthly", tmp_path)
+    assert june.failed == june.blocking == {
+        named(june, "accepted_values", "status_flow_monthly", "to_status"),
+        "assert_status_flow_counts_every_client"}
+    assert {(r["side"], r["month"].isoformat()) for r in
+            june.rows("assert_status_flow_counts_every_client")} >= {("to_status", "2024-06-01")}
+    with broken(built, "status_flow_monthly") as flow:
+        execute(built, f"delete from {flow} where month = %s", (REPORT_MONTH,))
+        missing = DbtOutcome(built, "status_flow_monthly", tmp_path)
+    every_month = named(missing, "has_every_month", "status_flow_monthly")
+    assert missing.failed == missing.blocking == {every_month, "assert_status_flow_counts_every_client"}
+    assert [r["month"].isoformat() for r in missing.rows(every_month)] == [REPORT_MONTH]
+    missing.message_names(every_month)
 
 
-def test_client_status_rows_must_agree_with_the_rules(built, suites):
-    statuses = copy_of(built, "reporting_stage.client_status_monthly")
-    execute(built, f"update {statuses} set is_new_this_month = true, months_inactive = null "
-                   f"where ctid = (select ctid from {statuses} where month = %s and client_id <> "
-                   "'A_regular' and status not in ('new', 'potential') limit 1)", (REPORT_MONTH,))
-    execute(built, f"delete from {statuses} where month = %s and client_id = 'A_regular'",
-            (REPORT_MONTH,))
-    results = run(built, suites["client_status_monthly"], statuses)
-    assert failed(results) == {"unexpected_rows_expectation(events_match_status)",
-                               "unexpected_rows_expectation(potential_iff_never_active)",
-                               "unexpected_rows_expectation(every_listed_client_every_month)"}
+def test_client_status_rows_must_agree_with_the_rules(built, tmp_path):
+    with broken(built, "client_status_monthly") as statuses:
+        execute(built, f"update {statuses} set is_new_this_month = true, months_inactive = null "
+                       f"where ctid = (select ctid from {statuses} where month = %s and client_id <> "
+                       "'A_regular' and status not in ('new', 'potential') limit 1)", (REPORT_MONTH,))
+        execute(built, f"delete from {statuses} where month = %s and client_id = 'A_regular'",
+                (REPORT_MONTH,))
+        outcome = DbtOutcome(built, "client_status_monthly", tmp_path)
+    assert {"client_status_events_match_status", "client_status_potential_iff_never_active",
+            "assert_client_status_covers_every_client_month"} <= outcome.blocking
+    # the other tables are built from it: they no longer agree with the broken copy
+    assert outcome.failed - {"client_status_events_match_status",
+                             "client_status_potential_iff_never_active",
+                             "assert_client_status_covers_every_client_month"} <= {
+        "assert_status_summary_counts_match_client_status",
+        "assert_rotation_candidates_match_client_status"}
+    [gap] = outcome.rows("assert_client_status_covers_every_client_month")
+    assert (gap["client_id"], gap["month"].isoformat(), gap["is_published"]) == (
+        "A_regular", REPORT_MONTH, False)
 
 
-def rows(name: str) -> str:
-    return f"unexpected_rows_expectation({name})"
-
-
-def test_coverage_counts_ratios_and_dimensions_must_agree(built, suites):
-    coverage = copy_of(built, "reporting_stage.coverage_monthly")
-    # territory: more stable than 3-month АКБ and more АКБ than 3-month АКБ; no longer adds up
-    execute(built, f"update {coverage} set stable_akb_3m = akb_3m + 1, akb = akb_3m + 3 "
-                   "where month = %s and dimension = 'territory'", (REPORT_MONTH,))
-    # rep: a ratio of 0 where its denominator (pakb) is 0 must be NULL
-    execute(built, f"update {coverage} set coverage_pakb = 0 "
-                   "where month = %s and dimension = 'rep' and pakb = 0", (REPORT_MONTH,))
-    execute(built, f"update {coverage} set coverage_okb = 1.5 where month = %s and dimension = 'total'",
-            (REPORT_MONTH,))
-    execute(built, f"delete from {coverage} where month = %s and dimension = 'channel'", (RUN_MONTHS[0],))
-    results = run(built, suites["coverage_monthly"], coverage)
-    assert failed(results) == {rows("stable_akb_3m_within_akb_3m"), rows("akb_within_akb_3m"),
-                               rows("ratios_null_exactly_when_denominator_zero"),
-                               rows("every_dimension_present"), rows("dimensions_add_up_to_total"),
-                               "expect_column_values_to_be_between(coverage_okb_at_most_one)"}
-    assert not results["expect_column_values_to_be_between(coverage_okb_at_most_one)"].blocks_publication
-    missing = results[rows("every_dimension_present")].observed["partial_unexpected_list"]
-    assert missing == [{"run_month": RUN_MONTHS[0], "dimension": "channel"}]
-    [gap] = results[rows("dimensions_add_up_to_total")].observed["partial_unexpected_list"]
-    assert (gap["month"], gap["dimension"], gap["akb"] - gap["total_akb"]) == (
-        REPORT_MONTH, "territory", gap["akb_3m"] + 3 - gap["total_akb"])
+def test_coverage_counts_ratios_and_dimensions_must_agree(built, tmp_path):
+    with broken(built, "coverage_monthly") as coverage:
+        # territory: more stable than 3-month АКБ and more АКБ than 3-month АКБ; no longer adds up
+        execute(built, f"update {coverage} set stable_akb_3m = akb_3m + 1, akb = akb_3m + 3 "
+                       "where month = %s and dimension = 'territory'", (REPORT_MONTH,))
+        # rep: a ratio of 0 where its denominator (pakb) is 0 must be NULL
+        execute(built, f"update {coverage} set coverage_pakb = 0 "
+                       "where month = %s and dimension = 'rep' and pakb = 0", (REPORT_MONTH,))
+        execute(built, f"update {coverage} set coverage_okb = 1.5 "
+                       "where month = %s and dimension = 'total'", (REPORT_MONTH,))
+        execute(built, f"delete from {coverage} where month = %s and dimension = 'channel'",
+                (RUN_MONTHS[0],))
+        outcome = DbtOutcome(built, "coverage_monthly", tmp_path)
+    stable = named(outcome, "expression_is_true", "coverage_monthly", "stable_akb_3m")
+    akb = named(outcome, "expression_is_true", "coverage_monthly", "akb_akb_3m")
+    ratio = named(outcome, "null_exactly_when_zero", "coverage_monthly", "coverage_pakb")
+    assert outcome.blocking == {stable, akb, ratio, "coverage_monthly_has_every_dimension",
+                                "assert_coverage_dimensions_add_up"}
+    assert outcome.failed == outcome.blocking | {"coverage_okb_at_most_one"}
+    assert [c.name for c in outcome.decision.warnings] == ["coverage_okb_at_most_one"]
+    assert [(r["month"].isoformat(), r["value"]) for r in
+            outcome.rows("coverage_monthly_has_every_dimension")] == [(RUN_MONTHS[0], "channel")]
+    [gap] = outcome.rows("assert_coverage_dimensions_add_up")
+    assert (gap["month"].isoformat(), gap["dimension"]) == (REPORT_MONTH, "territory")
+    assert gap["akb"] == gap["akb_3m"] + 3
 
     # ratios above 1 with usable denominators: coverage_pakb passes, coverage_okb only warns
-    over_one = copy_of(built, "reporting_stage.coverage_monthly")
-    execute(built, f"update {over_one} set pakb = 1, coverage_pakb = 2.5, coverage_okb = 1.2 "
-                   "where month = %s", (REPORT_MONTH,))
-    results = run(built, suites["coverage_monthly"], over_one)
-    assert failed(results) == {"expect_column_values_to_be_between(coverage_okb_at_most_one)"}
-    assert qx.blocking_failures(results.values()) == []
+    with broken(built, "coverage_monthly") as over_one:
+        execute(built, f"update {over_one} set pakb = 1, coverage_pakb = 2.5, coverage_okb = 1.2 "
+                       "where month = %s", (REPORT_MONTH,))
+        outcome = DbtOutcome(built, "coverage_monthly", tmp_path)
+    assert outcome.failed == {"coverage_okb_at_most_one"}
+    assert outcome.decision.passed and outcome.blocking == set()
 
 
-def test_category_coverage_follows_the_products_list_and_the_months_akb(built, suites):
-    categories = copy_of(built, "reporting_stage.category_coverage_monthly")
-    insert(built, categories, month=dt.date(2024, 12, 1), category="ghost", category_akb=0, akb=1,
-           category_coverage=0, buying_points=0)
-    execute(built, f"update {categories} set category_akb = akb + 5, akb = akb + 1 "
-                   "where month = %s and category = 'cat1'", (RUN_MONTHS[0],))
-    execute(built, f"update {categories} set category_coverage = null "
-                   "where month = %s and category = 'cat1'", (REPORT_MONTH,))
-    results = run(built, suites["category_coverage_monthly"], categories)
-    assert failed(results) == {known("category"), rows("every_listed_category_every_month"),
-                               rows("category_akb_within_akb"), rows("akb_matches_coverage_total"),
-                               rows("category_coverage_null_exactly_when_akb_zero")}
-    [extra] = results[rows("every_listed_category_every_month")].observed["partial_unexpected_list"]
-    assert (extra["run_month"], extra["categories"], extra["category_rows"]) == (REPORT_MONTH, 1, 2)
-    [mismatch] = results[rows("akb_matches_coverage_total")].observed["partial_unexpected_list"]
-    assert mismatch["akb"] == mismatch["coverage_total_akb"] + 1
+def test_category_coverage_follows_the_products_list_and_the_months_akb(built, tmp_path):
+    with broken(built, "category_coverage_monthly") as categories:
+        insert(built, categories, month=dt.date(2024, 12, 1), category="ghost", category_akb=0,
+               akb=1, category_coverage=0, buying_points=0)
+        execute(built, f"update {categories} set category_akb = akb + 5, akb = akb + 1 "
+                       "where month = %s and category = 'cat1'", (RUN_MONTHS[0],))
+        execute(built, f"update {categories} set category_coverage = null "
+                       "where month = %s and category = 'cat1'", (REPORT_MONTH,))
+        outcome = DbtOutcome(built, "category_coverage_monthly", tmp_path)
+    known_category = named(outcome, "relationships", "category_coverage_monthly", "category")
+    within = named(outcome, "expression_is_true", "category_coverage_monthly", "category_akb_akb")
+    ratio = named(outcome, "null_exactly_when_zero", "category_coverage_monthly", "category_coverage")
+    assert {known_category, within, ratio, "assert_category_akb_is_the_months_akb"} <= outcome.blocking
+    # category_akb = akb + 5 also exceeds the points buying the category at all
+    assert outcome.failed - {known_category, within, ratio, "assert_category_akb_is_the_months_akb"} \
+        <= {named(outcome, "expression_is_true", "category_coverage_monthly", "category_akb_buying")}
+    rows = {r["month"].isoformat(): r for r in outcome.rows("assert_category_akb_is_the_months_akb")}
+    # December: 2 category rows where the products list has 1 category
+    assert execute(built, "select count(distinct category) from staging.stg_products") == [(1,)]
+    assert rows[REPORT_MONTH]["categories"] == 2
+    assert rows[RUN_MONTHS[0]]["max_akb"] == rows[RUN_MONTHS[0]]["akb"] + 1
 
 
-def test_visits_counts_ratios_and_plan_must_agree(built, suites):
-    visits = copy_of(built, "reporting_stage.visits_monthly")
-    # December: more effective orders than orders; 3 planned visits no plan row explains, ratios left NULL
-    execute(built, f"update {visits} set effective_orders = orders + 1, planned_visits = 3 "
-                   "where month = %s and rep_id = 'RP1'", (REPORT_MONTH,))
-    insert(built, visits, month=dt.date(2024, 11, 1), rep_id="RP_GHOST", planned_visits=0,
-           actual_visits=0, orders=0, effective_orders=0, stt_3m=0, akb_3m=0, akb=0,
-           assigned_points=1, revenue=0, margin=0)
-    results = run(built, suites["visits_monthly"], visits)
-    assert failed(results) == {rows("effective_orders_within_orders"),
-                               rows("ratios_null_exactly_when_denominator_zero"),
-                               rows("planned_visits_match_visit_plan"), known("rep_id")}
-    assert not results[known("rep_id")].blocks_publication
-    [plan] = results[rows("planned_visits_match_visit_plan")].observed["partial_unexpected_list"]
-    assert (plan["month"], plan["rep_planned_visits"], plan["plan_rows"]) == (REPORT_MONTH, 3, 0)
+def test_visits_counts_ratios_and_plan_must_agree(built, tmp_path):
+    with broken(built, "visits_monthly") as visits:
+        # December: more effective orders than orders; 3 planned visits no plan row explains,
+        # ratios left NULL
+        execute(built, f"update {visits} set effective_orders = orders + 1, planned_visits = 3 "
+                       "where month = %s and rep_id = 'RP1'", (REPORT_MONTH,))
+        insert(built, visits, month=dt.date(2024, 11, 1), rep_id="RP_GHOST", planned_visits=0,
+               actual_visits=0, orders=0, effective_orders=0, stt_3m=0, akb_3m=0, akb=0,
+               assigned_points=1, revenue=0, margin=0)
+        outcome = DbtOutcome(built, "visits_monthly", tmp_path)
+    within = named(outcome, "expression_is_true", "visits_monthly", "effective_orders")
+    known_rep = named(outcome, "relationships", "visits_monthly", "rep_id")
+    ratios = {n for n in outcome.failed if n.startswith("null_exactly_when_zero_visits_monthly_")}
+    assert {n.split("visits_monthly_")[1].split("__")[0] for n in ratios} == {
+        "visit_effectiveness", "kpd_effectiveness"}
+    assert outcome.blocking == {within, "assert_visits_reps_add_up_to_coverage", *ratios}
+    assert [c.name for c in outcome.decision.warnings] == [known_rep]  # unknown rep: a warning
+    problems = {(r["month"].isoformat(), r["rep_id"], r["problem"])
+                for r in outcome.rows("assert_visits_reps_add_up_to_coverage")}
+    assert (REPORT_MONTH, None, "planned visits do not add up to the visit plan") in problems
+    assert (RUN_MONTHS[0], "RP_GHOST", "akb / akb_3m differ from coverage by rep") in problems
 
     # effectiveness above 1 and a negative useful income share are valid values, not failures
-    ratios = copy_of(built, "reporting_stage.visits_monthly")
-    execute(built, f"update {ratios} set planned_visits = 1, visit_effectiveness = 2.5, "
-                   "kpd_effectiveness = 1.5, margin_per_order = 10, useful_income_share = -0.4 "
-                   "where month = %s", (REPORT_MONTH,))
-    results = run(built, suites["visits_monthly"], ratios)
-    assert failed(results) == {rows("planned_visits_match_visit_plan")}  # the plan has no row
+    with broken(built, "visits_monthly") as ratios_table:
+        execute(built, f"update {ratios_table} set visit_effectiveness = 2.5, kpd_effectiveness = 1.5, "
+                       "margin_per_order = 10, useful_income_share = -0.4 "
+                       "where month = %s and planned_visits > 0", (REPORT_MONTH,))
+        execute(built, f"update {ratios_table} set visit_effectiveness = 2.5 "
+                       "where month = %s and planned_visits > 0", (RUN_MONTHS[0],))
+        outcome = DbtOutcome(built, "visits_monthly", tmp_path)
+    # useful_income_share without rep costs stays a ratio of a known margin: NULL exactly at 0
+    assert outcome.failed <= {named(outcome, "null_exactly_when_zero", "visits_monthly",
+                                    "useful_income_share")}
 
 
-def test_scorecard_must_agree_with_client_status_and_rotation_list(built, suites):
-    scorecard = copy_of(built, "reporting_stage.manager_scorecard_monthly")
-    execute(built, f"update {scorecard} set active_clients = clients + 1, handover_candidates = 1 "
-                   "where month = %s and manager_id = 'MG1'", (REPORT_MONTH,))  # MG1 is a farmer
-    execute(built, f"update {scorecard} set clients = clients + 1, rotation_candidates = 0, "
-                   "overloaded = true where month = %s and manager_id = 'MG2'", (REPORT_MONTH,))
-    execute(built, f"update {scorecard} set new_clients = clients + 1 "
-                   "where month = %s and manager_id = 'MG1'", (RUN_MONTHS[0],))
-    results = run(built, suites["manager_scorecard_monthly"], scorecard)
-    assert failed(results) == {rows("active_clients_within_clients"),
-                               rows("client_counts_within_clients"),
-                               rows("handover_only_for_hunters"),
-                               rows("overloaded_matches_active_clients"),
-                               rows("clients_match_client_status"),
-                               rows("rotation_candidates_match_list")}
-    [base] = results[rows("clients_match_client_status")].observed["partial_unexpected_list"]
-    assert (base["manager_id"], base["scorecard_clients"], base["client_base_rows"]) == ("MG2", 2, 1)
-    [listed] = results[rows("rotation_candidates_match_list")].observed["partial_unexpected_list"]
-    assert (listed["manager_id"], listed["scorecard_candidates"], listed["listed_candidates"]) == \
-        ("MG2", 0, 1)
+def test_scorecard_must_agree_with_client_status_and_rotation_list(built, tmp_path):
+    with broken(built, "manager_scorecard_monthly") as scorecard:
+        execute(built, f"update {scorecard} set active_clients = clients + 1, handover_candidates = 1 "
+                       "where month = %s and manager_id = 'MG1'", (REPORT_MONTH,))  # MG1 is a farmer
+        execute(built, f"update {scorecard} set clients = clients + 1, rotation_candidates = 0, "
+                       "overloaded = true where month = %s and manager_id = 'MG2'", (REPORT_MONTH,))
+        execute(built, f"update {scorecard} set new_clients = clients + 1 "
+                       "where month = %s and manager_id = 'MG1'", (RUN_MONTHS[0],))
+        outcome = DbtOutcome(built, "manager_scorecard_monthly", tmp_path)
+    active = named(outcome, "expression_is_true", "manager_scorecard_monthly", "active_clients")
+    hunters = named(outcome, "expression_is_true", "manager_scorecard_monthly", "handover")
+    assert outcome.failed == outcome.blocking == {
+        active, hunters, "scorecard_client_counts_within_clients",
+        "scorecard_overloaded_matches_active_clients", "assert_scorecard_matches_status_summary"}
+    rows = {r["manager_id"]: r for r in outcome.rows("assert_scorecard_matches_status_summary")}
+    assert set(rows) == {"MG2"}
+    assert (rows["MG2"]["clients"], rows["MG2"]["client_base"]) == (2, 1)
+    assert (rows["MG2"]["rotation_candidates"], rows["MG2"]["listed_rotation_candidates"]) == (0, 1)
 
 
-def test_rotation_candidates_must_be_the_inactive_clients_of_the_base(built, suites):
-    rotation = copy_of(built, "reporting_stage.rotation_candidates")
-    execute(built, f"delete from {rotation} where month = %s", (REPORT_MONTH,))
-    # A_regular is MG1's, active (stabilized, months_inactive 0): listed under MG2, inactive 1, potential
-    insert(built, rotation, month=dt.date(2024, 11, 1), client_id="A_regular", manager_id="MG2",
-           months_inactive=1, revenue_12m=0, status="potential")
-    results = run(built, suites["rotation_candidates"], rotation)
-    assert failed(results) == {rows("every_run_month_present"), rows("every_candidate_listed"),
-                               "expect_column_values_to_be_between(months_inactive)",
-                               "expect_column_values_to_be_in_set(status)",
-                               rows("client_matches_client_status")}
-    assert not results[rows("every_run_month_present")].blocks_publication  # an empty month may be right
-    [missing] = results[rows("every_candidate_listed")].observed["partial_unexpected_list"]
-    assert (missing["month"], missing["client_id"], missing["months_inactive"]) == (
-        REPORT_MONTH, "L_back_from_dormant", 5)
+def test_rotation_candidates_must_be_the_inactive_clients_of_the_base(built, tmp_path):
+    with broken(built, "rotation_candidates") as rotation:
+        execute(built, f"delete from {rotation} where month = %s", (REPORT_MONTH,))
+        # A_regular is MG1's, active (stabilized, months_inactive 0): listed under MG2, inactive 1,
+        # potential
+        insert(built, rotation, month=dt.date(2024, 11, 1), client_id="A_regular", manager_id="MG2",
+               months_inactive=1, revenue_12m=0, status="potential")
+        outcome = DbtOutcome(built, "rotation_candidates", tmp_path)
+    inactive = named(outcome, "value_between", "rotation_candidates", "months_inactive")
+    status = named(outcome, "accepted_values", "rotation_candidates", "status")
+    assert outcome.blocking == {inactive, status, "assert_rotation_candidates_match_client_status",
+                                "assert_scorecard_matches_status_summary"}  # its count disagrees
+    # an empty month may be right: a warning (the blocking check is the list's completeness)
+    assert [c.name for c in outcome.decision.warnings] == ["rotation_candidates_has_every_month"]
+    problems = {(r["month"].isoformat(), r["client_id"]): r
+                for r in outcome.rows("assert_rotation_candidates_match_client_status")}
+    assert problems[(REPORT_MONTH, "L_back_from_dormant")]["months_inactive"] == 5
+    assert problems[(REPORT_MONTH, "L_back_from_dormant")]["problem"] == \
+        "inactive client of the base not listed"
+    assert problems[(RUN_MONTHS[0], "A_regular")]["problem"] == \
+        "listed but not an inactive client of the base"
 
-    # the threshold is a suite parameter (dbt var rotation_after_months): a run at 6 months
-    # finds the 4- and 5-month candidates too early
-    clean = copy_of(built, "reporting_stage.rotation_candidates")
-    assert failed(run(built, suites["rotation_candidates"], clean)) == set()
-    results = run(built, suites["rotation_candidates"], clean, {**PARAMS, "rotation_after_months": 6})
-    assert failed(results) == {"expect_column_values_to_be_between(months_inactive)"}
-    assert results["expect_column_values_to_be_between(months_inactive)"].kwargs["min_value"] == 6
+    # the threshold is the dbt var rotation_after_months: checked at 6 months, the 4- and
+    # 5-month candidates are listed too early
+    outcome = DbtOutcome(built, "rotation_candidates", tmp_path, rotation_after_months=6)
+    assert outcome.blocking == {inactive, "assert_rotation_candidates_match_client_status"}
+    assert {r["months_inactive"] for r in outcome.rows(inactive)} <= {2, 3, 4, 5}
 
-def test_validate_task_renders_data_docs_and_the_gate_names_them(built):
+
+def test_validate_task_renders_data_docs_and_the_gate_names_them(built, built_target):
     """tasks.validate on the built warehouse: a bad raw row blocks; the message names the docs."""
-    from clientbase import tasks
     from clientbase.quality import data_docs
 
+    # the run's dbt manifest resolves the suites' models, as dbt_build leaves it
+    (tasks.run_dir("docs-test") / "dbt").mkdir(parents=True, exist_ok=True)
+    shutil.copy(built_target / "manifest.json", tasks.run_dir("docs-test") / "dbt" / "manifest.json")
     # a raw row the loader would have refused, as if it had slipped through
     execute(built, "insert into raw.shipments (doc_id, line_no, doc_date, client_id, point_id, sku, "
                    "qty, revenue, status, _batch_id, _line_no) values "
@@ -549,17 +671,17 @@ def test_validate_task_renders_data_docs_and_the_gate_names_them(built):
     assert "values must belong to this set" in page and "draft" in page  # the failing value
 
 
-
-
-def test_every_suite_passes_on_the_field_ops_scenario(warehouse, suites, tmp_path_factory):
+def test_every_suite_and_dbt_test_passes_on_the_field_ops_scenario(warehouse, suites, tmp_path_factory):
     """The second golden scenario (visits, plans, rep costs, two categories, a hunter) passes too.
 
     Last in the module: it rebuilds the warehouse, so the status_rules tables are gone after it.
     """
-    url = build_scenario(warehouse, FIELD_OPS_LANDING, FIELD_OPS_MONTHS[-1], tmp_path_factory)
+    target = build_scenario(warehouse, FIELD_OPS_LANDING, FIELD_OPS_MONTHS[-1], tmp_path_factory)
     for table in ("stg_visits", "stg_visit_plan", "stg_rep_costs"):  # what status_rules lacks
-        assert execute(url, f"select count(*) > 0 from staging.{table}") == [(True,)], table
-    results = qx.validate(url, list(suites.values()), {**PARAMS, "months": FIELD_OPS_MONTHS},
-                          "field_ops")
+        assert execute(warehouse, f"select count(*) > 0 from staging.{table}") == [(True,)], table
+    relations = qx.relations_from_manifest(target / "manifest.json",
+                                           set().union(*(s.models for s in suites.values())))
+    results = qx.validate(warehouse, list(suites.values()), {**PARAMS, "months": FIELD_OPS_MONTHS},
+                          "field_ops", relations)
     assert {r.suite for r in results} == set(suites)
     assert [(r.suite, r.check_name, r.observed) for r in results if not r.success] == []

@@ -25,6 +25,7 @@ MONTHS = 9
 CHECK = "unexpected_rows_expectation(volume_swing)"
 SPIKE_BATCH = 999_999  # raw rows of the spike, removed after each test
 SPIKE_FACTOR = 5  # the month shows 5x its posted lines and revenue
+RELATIONS: dict[str, str] = {}  # the suite's model -> relation, from the staging build's manifest
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def staged(warehouse, tmp_path_factory) -> tuple[str, list[str]]:
     tasks.extract(VISITS_FLOW, params)
     target = tmp_path_factory.mktemp("dbt")
     assert dbt.run_dbt(warehouse, ["run", "--select", "staging"], target) == 0
+    RELATIONS.update(qx.relations_from_manifest(target / "manifest.json", ["stg_shipments"]))
     months = tasks.month_range(tasks.parse_month(summary.first_month), tasks.parse_month(summary.last_month))
     assert len(months) == MONTHS
     return warehouse, months
@@ -82,7 +84,7 @@ def posted(url: str, month: str) -> tuple[int, float]:
 
 
 def volume(url: str, suite: qx.SuiteSpec, months: list[str], **params) -> qx.CheckResult:
-    [result] = qx.validate(url, [suite], {"months": months, **params}, "volume-test")
+    [result] = qx.validate(url, [suite], {"months": months, **params}, "volume-test", RELATIONS)
     return result
 
 

@@ -59,14 +59,15 @@ rep_mismatches as (
 
 plan_mismatches as (
 
+    -- both ways: plan rows the reps lack, and planned visits no plan row explains
     select
-        plan_rows.month,
+        coalesce(plan_rows.month, visit_totals.month) as month,
         null as rep_id,
         'planned visits do not add up to the visit plan' as problem
     from plan_rows
-    left join visit_totals
+    full outer join visit_totals
         on plan_rows.month = visit_totals.month
-    where visit_totals.planned_visits is distinct from plan_rows.planned_visits
+    where coalesce(visit_totals.planned_visits, 0) <> coalesce(plan_rows.planned_visits, 0)
 
 )
 

@@ -177,7 +177,20 @@ def build(months: list[str], run_id: str, thresholds: dict | None = None) -> dic
     target = run_dir(run_id) / "dbt"
     with month_close_lock.held(run_id):
         results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds)
-    checks = [
+    checks = dbt_checks(results)
+    manifest = target / contract.MANIFEST
+    return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target),
+            "published_tables": list(contract.published_tables(manifest)),
+            "relations": dbt.model_relations(manifest)}
+
+
+def dbt_checks(results: list[dbt.DbtTestResult]) -> list[gate.Check]:
+    """dbt data tests as gate checks: status ``warn`` (``severity: warn``) warns, any other failure blocks.
+
+    Every check of a model or a published table is a dbt test (the GX suites check the
+    sources only), so this is where the invariants of the reporting tables reach the gate.
+    """
+    return [
         gate.Check(
             source="dbt", suite="dbt tests", name=res.name,
             severity=gate.WARNING if res.status == "warn" else gate.BLOCKING,
@@ -187,35 +200,39 @@ def build(months: list[str], run_id: str, thresholds: dict | None = None) -> dic
         # a test skipped because an upstream test failed did not run: the failure already counts
         for res in results if res.status != "skipped"
     ]
-    return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target),
-            "published_tables": list(contract.published_tables(target / contract.MANIFEST))}
 
 
-def validate(months: list[str], run_id: str, thresholds: dict | None = None) -> list[dict]:
+def validate(months: list[str], run_id: str, thresholds: dict | None = None,
+             relations: dict[str, str] | None = None) -> list[dict]:
     """Great Expectations suites of ``expectations/`` against the warehouse, then Data Docs.
 
-    Source suites check the staging views, reporting suites the ``reporting_stage``
-    candidates of ``months`` (suite parameter ``months``). The HTML Data Docs go to the
-    run directory and to ``$CLIENTBASE_HOME/docs/gx``; failed checks carry the path so the
-    gate's message can name it. The run's ``thresholds`` are suite parameters too, so a
-    suite that repeats a dbt var (``rotation_after_months``, …) checks what dbt built.
+    The suites check the incoming datasets (the dbt staging views) and the shipment volume
+    of ``months``; the models and published tables are checked by dbt tests in ``build``.
+    Each suite names a dbt model, resolved through this run's dbt build (``relations``, the
+    build's ``{model: relation}``; read from the run's manifest when not given), so a renamed
+    model fails here by name. The HTML Data Docs go to the run directory and to
+    ``$CLIENTBASE_HOME/docs/gx``; failed checks carry the path so the gate's message can
+    name it. ``thresholds`` are refused here too when they are not dbt vars.
     """
     from clientbase.contract import MAX_DAYS_AHEAD
     from clientbase.quality import data_docs, expectations
 
     settings = load_settings()
+    dbt.check_overrides(thresholds)
     suites = expectations.load_suites(settings.expectations_dir)
+    models = set().union(*(s.models for s in suites))
+    relations = (expectations.resolve_models(relations, models) if relations is not None
+                 else expectations.relations_from_manifest(run_dir(run_id) / "dbt" / contract.MANIFEST, models))
     progress.report(f"great expectations: {len(suites)} suites")
     # the source date window of the load rules, for suites that restate it:
     # {"$PARAMETER": "min_date"} / {"$PARAMETER": "max_date"}
-    params = {**dbt.check_overrides(thresholds),
-              "min_date": settings.min_source_date.isoformat(),
+    params = {"min_date": settings.min_source_date.isoformat(),
               "max_date": (dt.date.today() + dt.timedelta(days=MAX_DAYS_AHEAD)).isoformat(),
               "months": months}
     results_dir = run_dir(run_id) / "gx"
     with month_close_lock.held(run_id):
-        results = expectations.validate(transformer_url(), suites, params, run_id,
-                                       results_dir=results_dir)
+        results = expectations.validate(transformer_url(), suites, params, run_id, relations,
+                                        results_dir=results_dir)
     progress.report("great expectations: rendering Data Docs")
     docs = data_docs.publish(results_dir, data_docs.latest_dir(settings))
     log.info("%s", docs.describe())

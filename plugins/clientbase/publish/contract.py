@@ -43,6 +43,11 @@ def published_tables(manifest_path: Path) -> tuple[str, ...]:
               if node["resource_type"] == "model" and node["fqn"][1:2] == [REPORTING_FOLDER]]
     if not models:
         raise ContractError(f"{manifest_path} has no model in models/{REPORTING_FOLDER}/: nothing to publish")
+    loose = sorted(node["name"] for node in models if not node["config"].get("contract", {}).get("enforced"))
+    if loose:
+        raise ContractError(f"published model(s) {', '.join(loose)} have no enforced contract: add "
+                            "`config: {contract: {enforced: true}}` and every column's data_type in "
+                            f"models/{REPORTING_FOLDER}/_{REPORTING_FOLDER}__models.yml")
     return tuple(sorted(node["alias"] for node in models))
 
 

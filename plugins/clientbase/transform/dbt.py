@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 DBT_STEP = re.compile(r"\b(\d+) of (\d+) (?:START|OK|PASS|WARN|ERROR|FAIL|SKIP)\S* ?(.{0,60})")
 
 
+PROJECT_NAME = "clientbase"  # dbt_project.yml's name: manifest nodes are model.<name>.<model>
+
+
 class DbtError(RuntimeError):
     """dbt failed for a reason other than failing data tests (SQL error, bad project)."""
 
@@ -156,6 +159,18 @@ def build(url: str, report_month: str, target_dir: Path, settings: Settings | No
     if errors or code > 1:
         raise DbtError("dbt build failed:\n  " + "\n  ".join(errors or [f"exit code {code}"]))
     return test_results(target_dir)
+
+
+def model_relations(manifest: Path) -> dict[str, str]:
+    """``{model name: "schema.alias"}`` of every model of the project in a ``manifest.json``.
+
+    Small enough to travel between tasks in XCom, so a task that names models (the GX
+    suites) needs no access to the build's disk.
+    """
+    nodes = json.loads(Path(manifest).read_text(encoding="utf-8"))["nodes"]
+    return {node["name"]: f"{node['schema']}.{node.get('alias') or node['name']}"
+            for node in nodes.values()
+            if node["resource_type"] == "model" and node["package_name"] == PROJECT_NAME}
 
 
 DOCS_FILES = ("index.html", "manifest.json", "catalog.json")  # what the dbt docs site needs
