@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint clean stop docs
+.PHONY: install demo test lint fmt clean stop docs
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,19 @@ demo: install  ## generate a demo distributor, run the whole pipeline, print the
 
 test: install  ## the test suite (starts its own embedded PostgreSQL)
 	$(BIN)/python -m pytest
+
+# Both linters always run, so one pass shows every finding; the target fails if either does.
+lint: install  ## ruff (rules in pyproject.toml) + SQLFluff, dbt templater (rules in .sqlfluff)
+	@status=0; \
+	$(BIN)/ruff check || status=1; \
+	$(BIN)/python -m clientbase.lint || status=1; \
+	exit $$status
+
+fmt: install  ## apply the linters' safe automatic fixes (ruff --fix, sqlfluff fix), then review the diff
+	@status=0; \
+	$(BIN)/ruff check --fix || status=1; \
+	$(BIN)/python -m clientbase.lint --fix || status=1; \
+	exit $$status
 
 docs: install  ## dbt docs (lineage) + GX Data Docs (data quality), served on http://127.0.0.1:8080
 	$(BIN)/python -m clientbase.docs --serve
