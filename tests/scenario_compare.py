@@ -58,7 +58,7 @@ def compare_table(url: str, table: str, expected_csv: Path, schema: str = "repor
     columns = list(expected_rows[0].keys()) if expected_rows else list(keys)
     with psycopg.connect(url) as conn:
         cur = conn.execute(f"select {', '.join(columns)} from {schema}.{table}")
-        actual_rows = [dict(zip(columns, row)) for row in cur.fetchall()]
+        actual_rows = [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
     def index(rows):
         out = {}

@@ -18,7 +18,6 @@ import pytest
 
 from clientbase.contract import SHIPMENTS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
-
 from conftest import SCENARIOS
 
 CORPUS = Path(__file__).resolve().parent / "bad_input"
@@ -79,7 +78,7 @@ def _check_case(conn: psycopg.Connection, case: dict, result) -> None:
         "where batch_id = %s order by line_no", (batch_id,)).fetchall()
     assert len(rows) == held
     text = _file_text(case, encoding)
-    for (file, line, code, reason, raw), (want_line, want_code, want_reason) in zip(rows, expected_rows):
+    for (file, line, code, reason, raw), (want_line, want_code, want_reason) in zip(rows, expected_rows, strict=True):
         assert (file, line, code) == (source, want_line, want_code), reason
         assert want_reason in reason, reason
         assert raw, f"line {line} has no raw text"

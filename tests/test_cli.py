@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 
 from clientbase import cli
-
 from conftest import SCENARIOS
 
 
 def test_status_shows_loads_quarantine_and_publications(clean_warehouse, tmp_path, capsys):
-    from clientbase.extract.run import Sources, extract_datasets
     from clientbase.contract import SHIPMENTS_FLOW
+    from clientbase.extract.run import Sources, extract_datasets
 
     landing = tmp_path / "landing"
     shutil.copytree(SCENARIOS / "status_rules" / "landing", landing)

@@ -13,11 +13,10 @@ import psycopg
 import pytest
 import yaml
 
-from clientbase.extract.run import Sources, extract_datasets
 from clientbase.contract import DATASETS
+from clientbase.extract.run import Sources, extract_datasets
 from clientbase.settings import load_settings
 from clientbase.transform import dbt
-
 from conftest import SCENARIOS, reset_warehouse
 
 DBT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"

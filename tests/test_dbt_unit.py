@@ -23,7 +23,6 @@ import pytest
 import yaml
 
 from clientbase.transform import dbt
-
 from conftest import REPO, reset_warehouse
 
 UNIT_TESTS_YML = REPO / "dbt_project" / "models" / "intermediate" / "_intermediate__models.yml"

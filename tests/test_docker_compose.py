@@ -257,9 +257,11 @@ def test_depends_on_targets_exist_and_conditions_hold(services):
             condition = spec.get("condition", "service_started")
             assert condition in DEPENDS_ON_CONDITIONS, (name, target, condition)
             if condition == "service_healthy":
-                assert "healthcheck" in services[target], f"{name} waits for {target} to be healthy but it has no healthcheck"
+                assert "healthcheck" in services[target], (
+                    f"{name} waits for {target} to be healthy but it has no healthcheck")
             if condition == "service_completed_successfully":
-                assert str(services[target].get("restart", "no")) == "no", f"{target} is a one-shot: restart must be 'no'"
+                assert str(services[target].get("restart", "no")) == "no", (
+                    f"{target} is a one-shot: restart must be 'no'")
 
 
 def test_dependency_graph_has_no_cycle(services):
@@ -328,7 +330,7 @@ def test_build_contexts_and_dockerfiles_exist(services):
 
 def test_bind_mount_sources_exist(services):
     for name, service in services.items():
-        for kind, source, target in volume_entries(service):
+        for kind, source, _target in volume_entries(service):
             if kind == "bind":
                 path = bind_source(source)
                 assert path.exists(), f"{name}: bind source {source} -> {path} missing"
@@ -355,7 +357,8 @@ def test_airflow_build_context_sends_only_what_the_dockerfile_copies(services):
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
     for source in dockerfile_copies(dockerfile):
         source = source.rstrip("/")
-        assert any(source == a or source.startswith(a + "/") for a in allowed), f"{source} is excluded from the build context"
+        assert any(source == a or source.startswith(a + "/") for a in allowed), (
+            f"{source} is excluded from the build context")
     assert not any(a.startswith((".venv", ".git", ".clientbase", "docker/.env")) for a in allowed)
 
 
@@ -425,7 +428,8 @@ def test_airflow_init_migrates_and_creates_the_admin(services, compose, airflow_
     assert re.search(r"\bairflow db migrate\b", script)
     assert re.search(r"\bairflow users create\b", script)
     assert "/entrypoint" in script, "the image entrypoint waits for the metadata DB"
-    assert "AIRFLOW_ADMIN_PASSWORD" in script and "${AIRFLOW_ADMIN_PASSWORD:?" in init["environment"]["AIRFLOW_ADMIN_PASSWORD"]
+    assert ("AIRFLOW_ADMIN_PASSWORD" in script
+            and "${AIRFLOW_ADMIN_PASSWORD:?" in init["environment"]["AIRFLOW_ADMIN_PASSWORD"])
     for everything in (script, json.dumps(services)):
         for legacy in AIRFLOW2_ONLY:
             assert f"airflow {legacy}" not in everything
@@ -456,7 +460,8 @@ def test_airflow_env_points_at_the_mounted_project(services, compose):
         assert env["AIRFLOW__CORE__LOAD_EXAMPLES"].lower() == "false"
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
-        assert env["CLIENTBASE_LANDING_DIR"] == mounts[Path(interpolate("${CLIENTBASE_LANDING_HOST_DIR:-./docker/landing}")).name]
+        assert env["CLIENTBASE_LANDING_DIR"] == (
+            mounts[Path(interpolate("${CLIENTBASE_LANDING_HOST_DIR:-./docker/landing}")).name])
         assert env["CLIENTBASE_HOME"] == mounts["clientbase-state"]
         assert env["CLIENTBASE_PROJECT_DIR"] == str(Path(mounts["dags"]).parent)
         assert Path(mounts["dbt_project"]).parent == Path(mounts["dags"]).parent
@@ -467,10 +472,12 @@ def test_airflow_env_points_at_the_mounted_project(services, compose):
         # ... and the tasks connect as the least-privilege roles the init script creates
         for key, user, secret in (("CLIENTBASE_LOADER_URL", LOADER, "CLIENTBASE_LOADER_PASSWORD"),
                                   ("CLIENTBASE_TRANSFORMER_URL", TRANSFORMER, "CLIENTBASE_TRANSFORMER_PASSWORD")):
-            assert env[key] == f"postgresql://{user}:${{{secret}:?set {secret} in docker/.env}}@postgres:5432/clientbase"
+            assert env[key] == (f"postgresql://{user}:${{{secret}:?set {secret} in docker/.env}}"
+                                "@postgres:5432/clientbase")
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
         assert env["AIRFLOW__CELERY__RESULT_BACKEND"].startswith("db+postgresql")
-        assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://") and "@redis:6379/0" in env["AIRFLOW__CELERY__BROKER_URL"]
+        assert (env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://")
+                and "@redis:6379/0" in env["AIRFLOW__CELERY__BROKER_URL"])
         assert re.fullmatch(env["AIRFLOW__CORE__ALLOWED_DESERIALIZATION_CLASSES_REGEXP"], "clientbase.contract.Dataset")
 
 
@@ -586,7 +593,7 @@ def test_secrets_come_only_from_required_environment_variables(services):
             for match in re.finditer(r"--(?:requirepass|password)[= ]+\"?([^\s\"]+)", value):
                 assert match[1].startswith("$"), f"{name} {'.'.join(path)}: literal password argument"
         command = argv(service.get("command"))
-        for flag, value in zip(command, command[1:]):
+        for flag, value in zip(command, command[1:], strict=False):  # pairs of neighbours: one shorter
             if flag in ("--requirepass", "--password"):
                 assert REQUIRED_INTERPOLATION.match(value) or value.startswith("$"), (name, flag)
 
@@ -657,7 +664,8 @@ def test_init_sql_grants_bi_reader_reporting_only():
     sql = re.sub(r"--[^\n]*", "", init_sql())
     assert re.search(r"GRANT USAGE ON SCHEMA reporting TO bi_reader;", sql)
     assert re.search(r"GRANT SELECT ON ALL TABLES IN SCHEMA reporting TO bi_reader;", sql)
-    assert re.search(r"ALTER DEFAULT PRIVILEGES FOR ROLE clientbase IN SCHEMA reporting\s+GRANT SELECT ON TABLES TO bi_reader;", sql)
+    assert re.search(r"ALTER DEFAULT PRIVILEGES FOR ROLE clientbase IN SCHEMA reporting\s+"
+                     r"GRANT SELECT ON TABLES TO bi_reader;", sql)
     usage = re.findall(r"GRANT\s+USAGE\s+ON\s+SCHEMA\s+([\w, ]+?)\s+TO\s+bi_reader", sql)
     assert usage == ["reporting"], usage
     assert not re.search(r"GRANT\s+(INSERT|UPDATE|DELETE|TRUNCATE|ALL|CREATE)\b[^;]*bi_reader", sql)

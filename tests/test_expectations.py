@@ -31,7 +31,6 @@ from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.quality import expectations as qx
 from clientbase.quality import gate
 from clientbase.transform import dbt
-
 from conftest import SCENARIOS, reset_warehouse
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "expectations"
@@ -140,7 +139,7 @@ def test_every_dataset_has_a_suite_on_its_staging_model_and_none_on_a_published_
         raw = json.loads(suite.path.read_text())
         assert suite.path.stem == suite.name
         assert suite.models <= {f"stg_{name}" for name in SOURCE_SUITES}, suite.name
-        for item, spec in zip(raw["expectations"], suite.expectations[-len(raw["expectations"]):]):
+        for item, spec in zip(raw["expectations"], suite.expectations[-len(raw["expectations"]):], strict=True):
             assert item["severity"] in {"critical", "warning"}  # written out, GX's native field
             assert spec.severity == {"critical": "blocking", "warning": "warning"}[item["severity"]]
         if "columns" in raw:  # declared columns become two blocking checks, first
@@ -421,7 +420,7 @@ class DbtOutcome:
         with psycopg.connect(self.url) as conn:
             cur = conn.execute(f"select * from {relation}")
             columns = [c.name for c in cur.description]
-            return [dict(zip(columns, row)) for row in cur.fetchall()]
+            return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
 
     def message_names(self, name: str) -> None:
         """The gate's message names the check, its source and the number of failing rows."""

@@ -15,7 +15,6 @@ import pytest
 
 from clientbase.contract import DATASETS, SHIPMENTS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
-
 from conftest import SCENARIOS
 
 REFERENCE_LISTS = ("managers", "products", "clients", "trade_points")
@@ -124,7 +123,6 @@ def test_both_extractions_at_once_on_a_new_warehouse(warehouse, tmp_path):
 
     from clientbase.contract import VISITS_FLOW
     from clientbase.generate import generate
-
     from conftest import PROJECT_SCHEMAS
 
     with psycopg.connect(warehouse, autocommit=True) as conn:
@@ -144,6 +142,7 @@ def test_both_extractions_at_once_on_a_new_warehouse(warehouse, tmp_path):
         visits = conn.execute("select count(*) from raw.visits").fetchone()[0]
     assert dupes == 0
     # every generated file loaded exactly once (a list both flows bring: by one, skipped by the other)
-    assert sorted(r.source_name for r in loaded) == sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.csv"))
+    assert sorted(r.source_name for r in loaded) == sorted(
+        str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.csv"))
     assert sum(r.rows_quarantined for r in results) == 0
     assert visits == summary.row_counts["visits"]

@@ -27,7 +27,6 @@ from psycopg import sql
 from clientbase.contract import BATCH_COLUMN, DATASETS
 from clientbase.orchestration import month_close_lock
 from clientbase.publish.publisher import PUBLISH_LOCK
-
 from conftest import PUBLISHED_TABLES, REPO, SCENARIOS, reset_warehouse
 
 FROM, TO = "2024-10", "2024-12"
@@ -75,8 +74,9 @@ def warehouse_fingerprint(url: str) -> dict[str, str]:
         out["publications"] = digest(conn, "select month, version, content_md5, row_counts, checks_passed, "
                                            "checks_warned, dbt_version, pipeline_version from reporting.publications")
         out["audit.batches"] = digest(conn, "select dataset, source_kind, source_name, content_sha256, status, "
-                                            "rows_read, rows_loaded, rows_quarantined, duplicate_keys, ignored_columns, "
-                                            "encoding, delimiter, watermark, message from audit.batches")
+                                            "rows_read, rows_loaded, rows_quarantined, duplicate_keys, "
+                                            "ignored_columns, encoding, delimiter, watermark, message "
+                                            "from audit.batches")
         out["audit.quarantine"] = digest(conn, "select q.dataset, q.source_name, q.line_no, q.reason_code, q.reason, "
                                                "q.record, q.raw_text, q.released_at is null from audit.quarantine q")
         for name in DATASETS:

@@ -18,8 +18,14 @@ import pytest
 
 import password_server
 from clientbase.warehouse import connection
-from clientbase.warehouse.connection import (DatabaseMissing, WarehouseError, WarehouseLoginFailed,
-                                             WarehouseTooOld, WarehouseUnreachable, prepare_server)
+from clientbase.warehouse.connection import (
+    DatabaseMissing,
+    WarehouseError,
+    WarehouseLoginFailed,
+    WarehouseTooOld,
+    WarehouseUnreachable,
+    prepare_server,
+)
 
 MAKER_PW = "maker-Pw-9q"
 PLAIN_PW = "plain-Pw-4k"

@@ -202,7 +202,7 @@ def test_keys_are_unique_except_the_corrections(data):
     assert not monthly.duplicated(["doc_id", "line_no"]).any()
     # Every corrected line was sent before, in a file that sorts (= loads) earlier.
     sent = monthly.set_index(["doc_id", "line_no"])
-    keys = list(zip(corrections["doc_id"], corrections["line_no"]))
+    keys = list(zip(corrections["doc_id"], corrections["line_no"], strict=True))
     assert set(keys) <= set(sent.index)
     before = sent.loc[keys]
     changed = ((before["qty"].to_numpy() != corrections["qty"].to_numpy())
@@ -310,7 +310,7 @@ def test_lifecycle_mix_shows_every_status_in_the_last_month(generated, data):
 
     def has_return(row):
         seen = [t for t, a in enumerate(row) if a]
-        return any(b - a > 3 for a, b in zip(seen, seen[1:]))
+        return any(b - a > 3 for a, b in zip(seen, seen[1:], strict=False))  # neighbours: one shorter
 
     assert any(has_return(list(row)) for row in active.to_numpy())
     assert (~active.any(axis=1)).any()  # listed, never buying
@@ -358,12 +358,12 @@ def test_visits_follow_plans_and_orders_follow_visits(data):
     assert set(visits["result"]) == {"order", "no_order", "closed", "refused"}
     final = final_shipments(data["shipments"])
     sold = final[(final["status"] == "posted") & (final["qty"] > 0)]
-    shipped = set(zip(sold["point_id"], sold["doc_date"]))
+    shipped = set(zip(sold["point_id"], sold["doc_date"], strict=True))
     ordered = visits[visits["result"] == "order"]
-    assert np.mean([k in shipped for k in zip(ordered["point_id"], ordered["visit_date"])]) > 0.95
+    assert np.mean([k in shipped for k in zip(ordered["point_id"], ordered["visit_date"], strict=True)]) > 0.95
     skus = sold.groupby(["point_id", "doc_date"])["sku"].nunique()
     effective = set(skus[skus >= 3].index)
-    planned = set(zip(plan["point_id"], plan["plan_date"]))
+    planned = set(zip(plan["point_id"], plan["plan_date"], strict=True))
     assert len(effective & planned) > 10
     costs = concat(data["rep_costs"])
     assert (costs["salary"] > 0).all() and costs["fuel"].isna().any() and costs["fuel"].notna().any()

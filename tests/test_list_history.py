@@ -15,7 +15,6 @@ import psycopg
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from clientbase.transform import dbt
-
 from conftest import SCENARIOS, reset_warehouse
 
 LIST_MODELS = "+int_client_attributes_monthly +int_trade_point_attributes_monthly"

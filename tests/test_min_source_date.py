@@ -17,7 +17,6 @@ from clientbase import settings
 from clientbase.contract import SHIPMENTS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from clientbase.load import quarantine
-
 from conftest import SCENARIOS
 
 REFERENCE_LISTS = ("managers", "products", "clients", "trade_points")

@@ -158,7 +158,6 @@ def test_an_unreachable_channel_does_not_hide_the_other(monkeypatch, webhook, sm
 def test_a_failing_dag_task_notifies(airflow_ready, monkeypatch, webhook, smtp_sink):
     """The callback is wired in the real DAG: a month close with a bad month fails and reports it."""
     from clientbase.orchestration.airflow_runner import run_dag
-
     from conftest import reset_warehouse
 
     reset_warehouse(airflow_ready)

@@ -13,7 +13,6 @@ import psycopg
 import pytest
 
 from clientbase import cli
-
 from conftest import PUBLISHED_TABLES, SCENARIOS, reset_warehouse
 from scenario_compare import compare_table
 

@@ -15,7 +15,6 @@ from psycopg import sql
 
 from clientbase.publish import history
 from clientbase.publish.publisher import publish_month
-
 from conftest import PUBLISHED_TABLES, reset_warehouse
 
 JAN, FEB = "2024-01-01", "2024-02-01"
@@ -130,7 +129,7 @@ def test_as_of_is_plain_sql_and_refuses_other_tables(url):
         with pytest.raises(psycopg.errors.RaiseException, match="is not a reporting table"):
             conn.execute("select * from reporting_history.as_of(null::audit.batches, now())")
     with psycopg.connect(url) as conn, pytest.raises(ValueError, match="not a published table"):
-        history.rows_as_of(conn, "batches", dt.datetime.now(dt.timezone.utc))
+        history.rows_as_of(conn, "batches", dt.datetime.now(dt.UTC))
 
 
 def test_a_column_the_model_gains_reaches_reporting_and_history(url):

@@ -13,7 +13,6 @@ from clientbase import cli
 from clientbase.contract import SHIPMENTS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from clientbase.load import quarantine
-
 from conftest import SCENARIOS
 
 HEADER = "doc_id,line_no,doc_date,client_id,point_id,sku,qty,revenue,cost,manager_id,status"
@@ -111,7 +110,8 @@ def test_quarantine_command_lists_the_month(loaded, capsys):
     month = _load_month(loaded)
     assert cli.main(["quarantine", "--month", f"{month:%Y-%m}", "--reason", "invalid"]) == 0
     out = capsys.readouterr().out
-    assert "shipments/s.csv:5  invalid  shipments" in out and "(loaded; no usable row date)" in out and "2099-01-10 is more than 31 days in the future" in out
+    assert ("shipments/s.csv:5  invalid  shipments" in out and "(loaded; no usable row date)" in out
+            and "2099-01-10 is more than 31 days in the future" in out)
     assert "[bold]posted[/]" in out  # raw text is shown as it is, never read as markup
 
     assert cli.main(["quarantine", "--all", "--limit", "2"]) == 0

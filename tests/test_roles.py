@@ -14,7 +14,6 @@ from clientbase.contract import SHIPMENTS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from clientbase.settings import Roles, load_settings
 from clientbase.warehouse import connection, roles, schema
-
 from conftest import PUBLISHED_TABLES, SCENARIOS, reset_warehouse
 
 

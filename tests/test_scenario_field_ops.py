@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from clientbase import cli
-
 from conftest import reset_warehouse
 from scenario_compare import compare_table
 

@@ -21,7 +21,6 @@ from clientbase.extract import connections
 from clientbase.generate import generate
 from clientbase.settings import load_settings
 from clientbase.warehouse.connection import with_database
-
 from conftest import reset_warehouse
 from test_pipeline import reporting_fingerprint
 

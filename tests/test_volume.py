@@ -16,7 +16,6 @@ import pytest
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.quality import expectations as qx
 from clientbase.quality import gate
-
 from conftest import reset_warehouse
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "expectations"

@@ -34,8 +34,7 @@ totals as (
 
 )
 
-select
-    dimension_totals.*
+select dimension_totals.*
 from dimension_totals
 left join totals
     on dimension_totals.month = totals.month

@@ -39,9 +39,9 @@ select
     candidates.manager_id as listed_manager_id,
     inactive_base_clients.manager_id as owner_manager_id,
     candidates.status as listed_status,
-    inactive_base_clients.status as status,
+    inactive_base_clients.status,
     candidates.months_inactive as listed_months_inactive,
-    inactive_base_clients.months_inactive as months_inactive,
+    inactive_base_clients.months_inactive,
     case
         when inactive_base_clients.client_id is null then 'listed but not an inactive client of the base'
         when candidates.client_id is null then 'inactive client of the base not listed'

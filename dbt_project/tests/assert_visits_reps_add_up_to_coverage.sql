@@ -27,7 +27,7 @@ plan_rows as (
         plan_month as month,
         count(*) as planned_visits
     from {{ ref('stg_visit_plan') }}
-    where plan_month in (select month from {{ ref('int_month_spine') }})
+    where plan_month in (select spine.month from {{ ref('int_month_spine') }} as spine)
     group by plan_month
 
 ),

@@ -210,7 +210,7 @@ class _Progress:
     def _note(self, message: str) -> None:
         self._progress.update(self._task, description=f"{self._step} · {message}"[:90])
 
-    def __enter__(self) -> "_Progress":
+    def __enter__(self) -> _Progress:
         from clientbase import progress
 
         self._unsubscribe = progress.subscribe(self._note)
@@ -289,7 +289,8 @@ QUARANTINE_HELP = """List the rows the loader quarantined: file, line, reason, m
 A row is listed under the month of its own date (doc_date, visit_date, plan_date, month,
 snapshot_date). Rows without a usable date (managers and products have none; a malformed
 record has no readable fields; the date may be the broken value or outside
-CLIENTBASE_MIN_SOURCE_DATE (default 2000-01-01) .. today + 31 days) are listed under the month their file was loaded, marked
+CLIENTBASE_MIN_SOURCE_DATE (default 2000-01-01) .. today + 31 days) are listed under the month \
+their file was loaded, marked
 "loaded". --all lists every month at once.
 
 Releasing: rows held for an unknown client, point, rep or SKU are retried on every run

@@ -16,9 +16,10 @@ import json
 import logging
 import smtplib
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from email.message import EmailMessage
-from typing import Any, Mapping
+from typing import Any
 
 from clientbase.settings import Notifications, load_settings
 

@@ -7,7 +7,7 @@ without scraping logs. Nobody subscribed (a real Airflow worker): reports cost n
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 _listeners: list[Callable[[str], None]] = []
 

@@ -115,7 +115,8 @@ def print_status(conn: psycopg.Connection, console: Console) -> None:
     for col in ("dataset", "batches", "rejected", "rows read", "loaded", "quarantined", "last load"):
         table.add_column(col, justify="left" if col in ("dataset", "last load") else "right")
     for ds, ok, rej, read, loaded, quar, last in batches:
-        table.add_row(ds, str(ok), str(rej), f"{read:,}", f"{loaded:,}", f"{quar:,}", f"{last:%Y-%m-%d %H:%M}" if last else "")
+        table.add_row(ds, str(ok), str(rej), f"{read:,}", f"{loaded:,}", f"{quar:,}",
+                      f"{last:%Y-%m-%d %H:%M}" if last else "")
     console.print(table)
 
     _print_quarantine(conn, console)

@@ -16,10 +16,10 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterator
 
 from clientbase import progress
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW

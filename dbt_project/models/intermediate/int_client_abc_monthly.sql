@@ -68,7 +68,7 @@ ranked_measures as (
         coalesce(
             sum(abc_measure) filter (where abc_measure > 0) over (
                 partition by month
-                order by abc_measure desc nulls last, client_id
+                order by abc_measure desc nulls last, client_id asc
                 rows between unbounded preceding and 1 preceding
             ),
             0

@@ -35,8 +35,9 @@ activity_history as (
         count(*) filter (where is_active) over (
             partition by client_id
             order by month
-            range between {{ months_interval(var('last_months_window')) }} preceding
-                and {{ months_interval(1) }} preceding
+            range between
+            {{ months_interval(var('last_months_window')) }} preceding
+            and {{ months_interval(1) }} preceding
         ) as active_months_before
     from client_months
 
@@ -51,9 +52,11 @@ return_months as (
         end as first_active_month,
         -- R: active, after the first active month, and inactive in each of the
         -- last_months_window before it (the client was lost in R-1).
-        is_active
+        (
+            is_active
             and month > first_active_month_overall
-            and active_months_before = 0 as is_return_month
+            and active_months_before = 0
+        ) as is_return_month
     from activity_history
 
 ),

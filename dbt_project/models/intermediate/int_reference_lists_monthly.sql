@@ -57,12 +57,12 @@ lists_in_force as (
     from spine_months
     inner join list_periods
         on (
-            list_periods.list_date <= spine_months.month_end_date
+            spine_months.month_end_date >= list_periods.list_date
             or list_periods.is_first_list
         )
         and (
             list_periods.next_list_date is null
-            or list_periods.next_list_date > spine_months.month_end_date
+            or spine_months.month_end_date < list_periods.next_list_date
         )
 
 )

@@ -40,8 +40,10 @@ final as (
         order_month,
         positive_skus,
         revenue,
-        positive_skus >= {{ var('effective_order_min_skus') }}
-            and revenue >= {{ var('effective_order_min_revenue') }} as is_effective
+        (
+            positive_skus >= {{ var('effective_order_min_skus') }}
+            and revenue >= {{ var('effective_order_min_revenue') }}
+        ) as is_effective
     from point_days
     where positive_skus > 0
 

@@ -21,8 +21,7 @@ list_dates as (
 
 latest_rows as (
 
-    select
-        client_list_rows.*
+    select client_list_rows.*
     from client_list_rows
     inner join list_dates
         on client_list_rows.client_id = list_dates.client_id

@@ -118,9 +118,11 @@ final as (
     select
         *,
         -- a rotation candidate is a manager's client: unassigned clients have no one to rotate from
-        is_in_client_base
+        (
+            is_in_client_base
             and manager_id is not null
-            and months_inactive >= {{ var('rotation_after_months') }} as is_rotation_candidate,
+            and months_inactive >= {{ var('rotation_after_months') }}
+        ) as is_rotation_candidate,
         coalesce(
             manager_role = '{{ var("hunter_role") }}'
             and status in ('new', 'returned')

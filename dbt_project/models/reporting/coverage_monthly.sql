@@ -14,7 +14,7 @@ point_months as (
 {%- set dimensions = [('total', "'all'"), ('territory', 'territory'), ('rep', 'rep_id'), ('channel', 'channel')] %}
 
 point_dimensions as (
-{% for dimension, value_column in dimensions %}
+    {% for dimension, value_column in dimensions %}
     select
         month,
         '{{ dimension }}' as dimension,
@@ -29,7 +29,7 @@ point_dimensions as (
 
     union all
     {% endif %}
-{% endfor %}
+    {% endfor %}
 ),
 
 coverage_counts as (

@@ -83,8 +83,9 @@ final as (
         managers.role,
         manager_months_with_windows.clients,
         manager_months_with_windows.active_clients,
-        manager_months_with_windows.active_clients
-            > {{ var('max_active_clients_per_manager') }} as overloaded,
+        (
+            manager_months_with_windows.active_clients > {{ var('max_active_clients_per_manager') }}
+        ) as overloaded,
         manager_months_with_windows.rotation_candidates,
         manager_months_with_windows.new_clients,
         manager_months_with_windows.returned_clients,

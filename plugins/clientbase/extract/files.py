@@ -16,9 +16,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class _LineReader:
         self.bad_lines: list[tuple[int, UnicodeDecodeError]] = []
         self.exhausted = False  # the csv module asked for a line past the end
 
-    def __iter__(self) -> "_LineReader":
+    def __iter__(self) -> _LineReader:
         return self
 
     def __next__(self) -> str:

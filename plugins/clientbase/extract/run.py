@@ -66,8 +66,8 @@ def _record_rejected_file(conn: psycopg.Connection, ds: Dataset, source_name: st
         if known:
             return BatchResult(ds.name, source_name, "skipped", known[0], message=f"same content as batch {known[0]}")
         batch_id = conn.execute(
-            "insert into audit.batches (dataset, source_kind, source_name, content_sha256, status, message, finished_at) "
-            "values (%s, 'file', %s, %s, 'rejected', %s, clock_timestamp()) returning batch_id",
+            "insert into audit.batches (dataset, source_kind, source_name, content_sha256, status, message, "
+            "finished_at) values (%s, 'file', %s, %s, 'rejected', %s, clock_timestamp()) returning batch_id",
             (ds.name, source_name, digest, f"file rejected: {reason}"),
         ).fetchone()[0]
     log.warning("%s: %s rejected: %s", ds.name, source_name, reason)

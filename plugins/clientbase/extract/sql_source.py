@@ -48,7 +48,7 @@ class SqlExtract:
     watermark: str | None
 
 
-def read_table(source_url: "str | sa.URL", ds: Dataset, since: str | None) -> SqlExtract | None:
+def read_table(source_url: str | sa.URL, ds: Dataset, since: str | None) -> SqlExtract | None:
     """Rows of ``ds`` from the source changed after ``since`` (None: all). None if the table is absent."""
     import sqlalchemy as sa
 

@@ -125,14 +125,14 @@ def _inn_digits(rng: np.random.Generator, region: str, length: int) -> str:
     body = [int(c) for c in region] + list(rng.integers(0, 10, length - 2 - (1 if length == 10 else 2)))
     if length == 10:
         weights = (2, 4, 10, 3, 5, 9, 4, 6, 8)
-        body.append(sum(w * d for w, d in zip(weights, body)) % 11 % 10)
+        body.append(sum(w * d for w, d in zip(weights, body, strict=True)) % 11 % 10)
     else:
         for weights in ((7, 2, 4, 10, 3, 5, 9, 4, 6, 8), (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)):
-            body.append(sum(w * d for w, d in zip(weights, body)) % 11 % 10)
+            body.append(sum(w * d for w, d in zip(weights, body, strict=True)) % 11 % 10)
     return "".join(str(int(d)) for d in body)
 
 
 def inns(rng: np.random.Generator, territories: np.ndarray, sole_trader: np.ndarray) -> list[str]:
     """Tax numbers with valid check digits: 10 digits for companies, 12 for sole traders."""
     return [_inn_digits(rng, TERRITORIES[t][0], 12 if st else 10)
-            for t, st in zip(territories, sole_trader)]
+            for t, st in zip(territories, sole_trader, strict=True)]

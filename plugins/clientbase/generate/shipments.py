@@ -130,7 +130,7 @@ def _number_documents(lines: pd.DataFrame, prefix: str) -> pd.DataFrame:
     docs = docs.sort_values(["doc_date", "p", "part"], kind="stable").reset_index(drop=True)
     year = pd.DatetimeIndex(docs["doc_date"]).year
     seq = docs.groupby(year).cumcount().to_numpy() + 1
-    docs["doc_id"] = [f"{prefix}{y % 100:02d}-{s:06d}" for y, s in zip(year, seq)]
+    docs["doc_id"] = [f"{prefix}{y % 100:02d}-{s:06d}" for y, s in zip(year, seq, strict=True)]
     lines = lines.merge(docs[["o", "part", "doc_id"]], on=["o", "part"], how="left", sort=False)
     lines["line_no"] = lines.groupby("doc_id").cumcount() + 1
     return lines

@@ -40,5 +40,5 @@ def client_statuses(active: np.ndarray, new_hold: int = 3, returned_hold: int = 
 def status_counts(statuses: np.ndarray) -> dict[str, int]:
     """How many clients hold each status (all seven keys, zero included)."""
     values, counts = np.unique(statuses.astype(str), return_counts=True)
-    found = dict(zip(values.tolist(), counts.tolist()))
+    found = dict(zip(values.tolist(), counts.tolist(), strict=True))
     return {s: int(found.get(s, 0)) for s in STATUSES}

@@ -35,7 +35,7 @@ class Timeline:
     days: pd.DataFrame  # date, t, weekday (0=Mon), parity (week number mod 2), occurrence (n-th weekday)
 
     @classmethod
-    def build(cls, end_month: str, n_months: int) -> "Timeline":
+    def build(cls, end_month: str, n_months: int) -> Timeline:
         end = pd.Period(end_month, freq="M")
         months = pd.period_range(end=end, periods=n_months, freq="M")
         dates = pd.date_range(months[0].start_time, months[-1].end_time.normalize(), freq="D")

@@ -75,7 +75,7 @@ def format_frame(frame: pd.DataFrame, dataset: str, form: FileForm) -> pd.DataFr
             text = values.map({True: form.true, False: form.false})
         else:
             labels = form.labels.get(col.name)
-            text = values.map(lambda v: labels.get(v, v)) if labels else values
+            text = values.map(lambda v, labels=labels: labels.get(v, v)) if labels else values
             if col.name == "status" and form.blank_posted:
                 text = text.where(text != "posted", None)
         out[col.name] = text.astype(object).where(text.notna(), None)

@@ -9,8 +9,8 @@ rows read = rows loaded + rows quarantined.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import psycopg
 from psycopg import sql
@@ -167,7 +167,8 @@ def _copy_into_landing(conn: psycopg.Connection, ds: Dataset, batch_id: int,
                        records: Iterable[Record], positions: dict[str, int]) -> int:
     names = list(positions)
     idx = [positions[n] for n in names]
-    columns = sql.SQL(", ").join(sql.Identifier(n) for n in ["_batch_id", "_line_no", "_raw_text", "_malformed", *names])
+    columns = sql.SQL(", ").join(
+        sql.Identifier(n) for n in ["_batch_id", "_line_no", "_raw_text", "_malformed", *names])
     count = 0
     with conn.cursor() as cur:
         with cur.copy(sql.SQL("copy _landing ({}) from stdin").format(columns)) as copy:
@@ -192,7 +193,8 @@ def _quarantine_all(conn: psycopg.Connection, ds: Dataset, present: set[str], so
     """Every record of a rejected file, kept with the columns it has (so its date is known)."""
     conn.execute(
         "insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, record, raw_text) "
-        f"select _batch_id, %s, %s, _line_no, %s, %s, case when _malformed is null then {_record_json(ds, present)} end, "
+        "select _batch_id, %s, %s, _line_no, %s, %s, "
+        f"case when _malformed is null then {_record_json(ds, present)} end, "
         "_raw_text from _landing l",
         (ds.name, source_name, REJECTED_FILE, reason),
     )

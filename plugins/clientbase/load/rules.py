@@ -60,7 +60,8 @@ def _date_text(s: str) -> str:
     iso = (f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T].*)?$' "
            f"then split_part(split_part({s}, ' ', 1), 'T', 1) "
            f"when {s} ~ '^[0-9]{{1,2}}[.][0-9]{{1,2}}[.][0-9]{{4}}( .*)?$' "
-           f"then regexp_replace(split_part({s}, ' ', 1), '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})$', '\\3-\\2-\\1') end)")
+           f"then regexp_replace(split_part({s}, ' ', 1), "
+           "'^([0-9]{1,2})[.]([0-9]{1,2})[.]([0-9]{4})$', '\\3-\\2-\\1') end)")
     return f"(case when pg_input_is_valid({iso}, 'date') then {iso} end)"
 
 

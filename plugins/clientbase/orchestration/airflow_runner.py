@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clientbase.settings import Settings, load_settings
-from clientbase.warehouse.connection import (WarehouseError, prepare_server, sqlalchemy_url, warehouse_url,
-                                             with_database)
+from clientbase.warehouse.connection import WarehouseError, prepare_server, sqlalchemy_url, warehouse_url, with_database
 
 log = logging.getLogger(__name__)
 

@@ -67,12 +67,14 @@ def _ensure_published_table(conn: psycopg.Connection, table: str) -> list[str]:
     if not stage_cols:
         raise RuntimeError(f"{REPORTING_STAGE}.{table} does not exist: run the dbt build before publishing")
     ident = sql.Identifier(REPORTING, table)
-    conn.execute(sql.SQL("create table if not exists {} (like {})").format(ident, sql.Identifier(REPORTING_STAGE, table)))
+    conn.execute(sql.SQL("create table if not exists {} (like {})").format(
+        ident, sql.Identifier(REPORTING_STAGE, table)))
     have = {name for name, _ in _columns(conn, REPORTING, table)}
     for name, typ in stage_cols:
         if name not in have:
             conn.execute(sql.SQL("alter table {} add column {} " + typ).format(ident, sql.Identifier(name)))
-    conn.execute(sql.SQL("create index if not exists {} on {} (month)").format(sql.Identifier(f"{table}_month_idx"), ident))
+    conn.execute(sql.SQL("create index if not exists {} on {} (month)").format(
+        sql.Identifier(f"{table}_month_idx"), ident))
     _ensure_history_table(conn, table, stage_cols)
     return [name for name, _ in stage_cols]
 

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import psycopg
-
 from clientbase import progress
 from clientbase.settings import Settings, load_settings
 

@@ -60,7 +60,7 @@ class Server:
     dbname: str
 
     @classmethod
-    def of(cls, url: str) -> "Server":
+    def of(cls, url: str) -> Server:
         info = conninfo_to_dict(url)
         user = info.get("user") or os.environ.get("PGUSER") or getpass.getuser()
         return cls(host=info.get("host") or os.environ.get("PGHOST") or "localhost",

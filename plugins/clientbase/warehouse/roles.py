@@ -186,7 +186,8 @@ def _own_relations(g: _Granter, schema: str, transformer: str, keep: tuple[str, 
         (schema, transformer, list(keep)),
     ).fetchall()
     for name, kind in relations:
-        g.run(sql.SQL(f"alter {kind} {{}} owner to {{}}").format(sql.Identifier(schema, name), sql.Identifier(transformer)),
+        g.run(sql.SQL(f"alter {kind} {{}} owner to {{}}").format(sql.Identifier(schema, name),
+                                                                 sql.Identifier(transformer)),
               f"{transformer}: own {schema}.{name}")
 
 
@@ -208,7 +209,8 @@ def _own_dbt_schemas(g: _Granter, transformer: str) -> None:
 def _grant_transformer(g: _Granter, transformer: str) -> None:
     role = sql.Identifier(transformer)
     sources = _existing_schemas(g.conn, (RAW, AUDIT))
-    g.run(sql.SQL("grant usage on schema {} to {}").format(_ident(*sources), role), f"{transformer}: usage on raw, audit")
+    g.run(sql.SQL("grant usage on schema {} to {}").format(_ident(*sources), role),
+          f"{transformer}: usage on raw, audit")
     g.run(sql.SQL("grant select on all tables in schema {} to {}").format(_ident(*sources), role),
           f"{transformer}: read raw and audit")
     g.run(sql.SQL("alter default privileges in schema {} grant select on tables to {}").format(_ident(*sources), role),

@@ -254,7 +254,8 @@ def _ensure_schema(conn: psycopg.Connection) -> None:
             return
         for statement in _statements():
             conn.execute(statement)
-        conn.execute(f"create table if not exists {AUDIT}.schema_state (ddl_md5 text not null, applied_at timestamptz not null default now())")
+        conn.execute(f"create table if not exists {AUDIT}.schema_state "
+                     "(ddl_md5 text not null, applied_at timestamptz not null default now())")
         conn.execute(f"delete from {AUDIT}.schema_state")
         conn.execute(f"insert into {AUDIT}.schema_state (ddl_md5) values (%s)", (fingerprint,))
         from clientbase.warehouse.roles import ensure_roles  # roles.py imports this module

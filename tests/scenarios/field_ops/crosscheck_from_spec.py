@@ -97,7 +97,7 @@ def window(month, size):
 
 
 def revenue_of(key, value, month_set):
-    return sum(l["revenue"] for l in lines if l[key] == value and l["month"] in month_set)
+    return sum(line["revenue"] for line in lines if line[key] == value and line["month"] in month_set)
 
 
 def active(key, value, month) -> bool:
@@ -105,7 +105,8 @@ def active(key, value, month) -> bool:
 
 
 def margin_of(selected):
-    return None if any(l["cost"] is None for l in selected) else sum(l["revenue"] - l["cost"] for l in selected)
+    return (None if any(line["cost"] is None for line in selected)
+            else sum(line["revenue"] - line["cost"] for line in selected))
 
 
 # ---------------------------------------------------------------- clients (§1, §2, §6)
@@ -143,11 +144,11 @@ def abc(month):
     win = set(window(month, 12))
     totals = {}
     for c in clients:
-        sel = [l for l in lines if l["client"] == c and l["month"] in win]
+        sel = [line for line in lines if line["client"] == c and line["month"] in win]
         if not sel:
             continue
-        use_margin = all(l["cost"] is not None for l in sel)
-        totals[c] = sum((l["revenue"] - l["cost"]) if use_margin else l["revenue"] for l in sel)
+        use_margin = all(line["cost"] is not None for line in sel)
+        totals[c] = sum((line["revenue"] - line["cost"]) if use_margin else line["revenue"] for line in sel)
     out = {c: "E" for c, t in totals.items() if t <= 0}
     positive = sorted(((t, c) for c, t in totals.items() if t > 0), key=lambda x: (-x[0], x[1]))
     grand, above = sum(t for t, _ in positive), 0.0
@@ -164,12 +165,12 @@ for m in MONTHS:
     for c in clients:
         s, inactive, is_new, is_ret = st[(m, c)]
         prev = st.get(((2024, m[1] - 1), c), ("potential",))[0] if m[1] > 1 else "potential"
-        sel = [l for l in lines if l["client"] == c and l["month"] == m]
+        sel = [line for line in lines if line["client"] == c and line["month"] == m]
         client_rows.append({
             "month": label(m), "client_id": c, "manager_id": as_of(client_lists, c, m).get("manager_id"),
             "status": s, "is_new_this_month": is_new, "is_returned_this_month": is_ret,
             "is_lost_this_month": s == "lost" and prev not in ("lost", "dormant"), "months_inactive": inactive,
-            "revenue": sum(l["revenue"] for l in sel), "margin": margin_of(sel), "abc_class": classes.get(c)})
+            "revenue": sum(line["revenue"] for line in sel), "margin": margin_of(sel), "abc_class": classes.get(c)})
 
 # ---------------------------------------------------------------- managers (§3)
 score_rows, rotation_rows = [], []
@@ -195,8 +196,8 @@ for m in MONTHS:
             "handover_candidates": len(handover), "revenue": sum(r["revenue"] for r in mine),
             "margin": None if any(r["margin"] is None for r in mine) else sum(r["margin"] for r in mine)})
         for c in rot:
-            shipped = [l["date"] for l in lines if l["client"] == c and l["qty"] > 0
-                       and dt.date.fromisoformat(l["date"]) <= month_end(m)]
+            shipped = [line["date"] for line in lines if line["client"] == c and line["qty"] > 0
+                       and dt.date.fromisoformat(line["date"]) <= month_end(m)]
             rotation_rows.append({"month": label(m), "client_id": c, "manager_id": mgr,
                                   "last_shipment_date": max(shipped), "months_inactive": st[(m, c)][1],
                                   "revenue_12m": revenue_of("client", c, set(window(m, 12)))})
@@ -208,14 +209,14 @@ points = sorted({p for listed in point_lists.values() for p in listed})
 def orders_of(point, month):
     """{date: effective?} for the point's orders in the month (two waybills on one day = one order)."""
     days = defaultdict(list)
-    for l in lines:
-        if l["point"] == point and l["month"] == month:
-            days[l["date"]].append(l)
+    for line in lines:
+        if line["point"] == point and line["month"] == month:
+            days[line["date"]].append(line)
     out = {}
     for day, sel in days.items():
-        skus = {l["sku"] for l in sel if l["qty"] > 0}
+        skus = {line["sku"] for line in sel if line["qty"] > 0}
         if skus:
-            out[day] = len(skus) >= EFFECTIVE_MIN_SKUS and sum(l["revenue"] for l in sel) >= 0
+            out[day] = len(skus) >= EFFECTIVE_MIN_SKUS and sum(line["revenue"] for line in sel) >= 0
     return out
 
 
@@ -251,9 +252,9 @@ for m in MONTHS:
         n = 0
         for p in points:
             net = defaultdict(float)
-            for l in lines:
-                if l["point"] == p and l["month"] == m and products[l["sku"]] == cat:
-                    net[l["sku"]] += l["qty"]
+            for line in lines:
+                if line["point"] == p and line["month"] == m and products[line["sku"]] == cat:
+                    net[line["sku"]] += line["qty"]
             n += sum(q > 0 for q in net.values()) >= CATEGORY_MIN_SKUS
         category_rows.append({"month": label(m), "category": cat, "category_akb": n, "akb": total_akb,
                               "category_coverage": ratio(n, total_akb)})
@@ -265,7 +266,7 @@ for m in MONTHS:
         effective = sum(n_effective(p, [m]) for p in mine)
         stt = sum(1 for p in mine if n_plans(p, w3) > 0 and n_effective(p, w3) / n_plans(p, w3) > STT_THRESHOLD)
         a3 = sum(pt[p]["akb_3m"] for p in mine)
-        margin = margin_of([l for l in lines if l["point"] in mine and l["month"] == m])
+        margin = margin_of([line for line in lines if line["point"] in mine and line["month"] == m])
         cost = rep_costs.get((m, rep))
         mpo = None if cost is None else ratio(margin, orders)
         cpo = None if cost is None else ratio(cost, orders)
