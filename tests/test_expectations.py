@@ -194,10 +194,9 @@ def test_suite_format_errors_name_the_problem(tmp_path):
 def test_a_renamed_dbt_model_fails_at_load_time_with_the_suite_named(tmp_path, suites):
     manifest = tmp_path / "manifest.json"
     manifest.write_text(json.dumps({"nodes": {
-        "model.clientbase.stg_shipments_v2": {"name": "stg_shipments_v2", "schema": "staging",
-                                              "alias": "stg_shipments_v2"},
-        "model.clientbase.stg_clients": {"name": "stg_clients", "schema": "staging",
-                                         "alias": "stg_clients"}}}))
+        f"model.clientbase.{name}": {"name": name, "schema": "staging", "alias": name,
+                                     "resource_type": "model", "package_name": "clientbase"}
+        for name in ("stg_shipments_v2", "stg_clients")}}))
     assert qx.relations_from_manifest(manifest, ["stg_clients"]) == {"stg_clients": "staging.stg_clients"}
     with pytest.raises(qx.SuiteError, match=r"'stg_shipments'.*rename 'model'"):
         qx.relations_from_manifest(manifest, suites["shipments"].models)

@@ -1,6 +1,7 @@
 -- status_summary_monthly counts, per month, manager and status (and on the all-managers rows per
 -- month and status), exactly the clients of client_status_monthly: the two published tables
--- must tell the same story, manager by manager, and so sum to every client listed that month.
+-- must tell the same story, manager by manager, and so sum to every client listed that month
+-- (unassigned clients are in the all-managers rows only).
 
 with
 
@@ -26,6 +27,8 @@ client_counts as (
         count(*) as clients
     from {{ ref('client_status_monthly') }}
     group by grouping sets ((month, manager_id, status), (month, status))
+    -- unassigned clients (no owner in the list in force) count in the all-managers rows only
+    having not (grouping(manager_id) = 0 and manager_id is null)
 
 )
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,14 @@ def lookup(conn_id: str) -> Any | None:
 
     Inside a task this asks the task's supervisor (environment variables, secrets backends,
     the metadata DB); outside one (a script, a test) the environment and external backends.
+    Airflow reads its configuration once, when first imported: a direct call (a script, a
+    test) that would import it first configures it as the CLI does, so it never falls back
+    to a default SQLite metadata DB that later DAG runs in the same process would inherit.
     """
+    if "airflow" not in sys.modules:
+        from clientbase.orchestration import airflow_runner
+
+        airflow_runner.configure()
     from airflow.sdk import Connection
     from airflow.sdk.exceptions import AirflowNotFoundException
 
