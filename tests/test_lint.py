@@ -62,7 +62,9 @@ def test_lint_compiles_models_on_a_fresh_home_and_reports_the_house_rules(fresh_
         settings, extra_args=["--format", "json"])
 
     # sqlfluff prints its JSON report on one line; the embedded server's start may log around it
-    report = next(line for line in capfd.readouterr().out.splitlines() if line.startswith("["))
+    # (rich log lines start with "[<time>]" too: the report is the line that is a JSON array)
+    report = next(line for line in capfd.readouterr().out.splitlines()
+                  if line.startswith("[{") or line.strip() == "[]")
     results = {entry["filepath"]: entry["violations"] for entry in json.loads(report)}
     probe = {v["code"] for v in results["dbt_project/models/staging/zz_probe.sql"]}
     assert code == 1
