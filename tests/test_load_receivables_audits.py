@@ -206,3 +206,57 @@ def test_a_landing_folder_without_the_new_datasets_loads_as_before(clean_warehou
         mml = conn.execute("select count(*) filter (where mml is null), count(*) from raw.products").fetchone()
     assert (rejected, new) == (0, 0)
     assert mml[0] == mml[1] > 0  # a products list without the column: NULL, staging reads it as false
+
+
+@pytest.fixture
+def source_db(clean_warehouse: str) -> str:
+    """An empty source database on the test server, beside the warehouse (SQL mode)."""
+    from clientbase.warehouse.connection import with_database
+
+    with psycopg.connect(clean_warehouse, autocommit=True) as conn:
+        conn.execute("drop database if exists issue10_source")
+        conn.execute("create database issue10_source")
+    return with_database(clean_warehouse, "issue10_source")
+
+
+def test_sql_mode_reads_the_new_tables_incrementally_and_without_them_as_before(clean_warehouse, landing,
+                                                                                 source_db):
+    extract_datasets(clean_warehouse, REFERENCE_LISTS, Sources(landing))  # the lists, from files
+    flow = ("invoices", "payments", "retail_audits")
+    sources = Sources(None, erp_url=source_db, sfa_url=source_db)
+    assert extract_datasets(clean_warehouse, flow, sources) == []  # no such tables: nothing, no error
+
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        conn.execute("create table invoices (doc_id text, client_id text, doc_date date, due_date date, "
+                     "amount numeric(14, 2), status text, updated_at timestamptz)")
+        conn.execute("create table payments (payment_id text, doc_id text, client_id text, payment_date date, "
+                     "amount numeric(14, 2), updated_at timestamptz)")
+        conn.execute("create table retail_audits (audit_id text, audit_date date, point_id text, rep_id text, "
+                     "sku text, present boolean, planogram_ok boolean)")  # no updated_at: a full read
+        conn.execute("insert into invoices values ('I1', 'A_regular', '2023-01-10', '2023-02-09', 1200, 'posted', "
+                     "'2023-01-10 10:00+00'), ('I2', 'A_regular', '2023-01-10', '2023-01-01', 10, null, "
+                     "'2023-01-10 11:00+00')")
+        conn.execute("insert into payments values ('PAY1', 'I1', 'A_regular', '2023-01-20', 600, "
+                     "'2023-01-20 09:00+00'), ('PAY1', 'I3', 'A_regular', '2023-01-20', 600, '2023-01-20 09:00+00')")
+        conn.execute("insert into retail_audits values ('AU1', '2023-01-12', 'P_A_regular', 'RP1', 'S1', true, null)")
+    first = {r.dataset: r for r in extract_datasets(clean_warehouse, flow, sources)}
+    assert {n: (r.rows_read, r.rows_loaded, r.rows_quarantined) for n, r in first.items()} == {
+        "invoices": (2, 1, 1), "payments": (2, 1, 1), "retail_audits": (1, 1, 0)}
+    assert extract_datasets(clean_warehouse, flow, sources)[0].status == "skipped"  # unchanged audits
+
+    with psycopg.connect(source_db, autocommit=True) as conn:
+        conn.execute("insert into invoices values ('I3', 'A_regular', '2023-01-15', '2023-01-15', 600, null, "
+                     "'2023-01-15 08:00+00')")
+    second = extract_datasets(clean_warehouse, flow, sources)
+    assert [(r.dataset, r.status, r.rows_read, r.rows_loaded) for r in second] == [
+        ("invoices", "loaded", 1, 1), ("retail_audits", "skipped", 0, 0)]  # only the change; audits unchanged
+    with psycopg.connect(clean_warehouse) as conn:
+        marks = conn.execute("select dataset, watermark from audit.batches where source_kind = 'sql' "
+                             "order by batch_id").fetchall()
+        held = quarantined(conn, "payments") + quarantined(conn, "invoices")
+        payments = conn.execute("select doc_id from raw.payments order by doc_id").fetchall()
+    assert [d for d, _ in marks] == ["invoices", "payments", "retail_audits", "invoices"]
+    assert marks[0][1].startswith("2023-01-10T11:00") and marks[2][1] is None and marks[3][1].startswith("2023-01-15")
+    assert payments == [("I1",), ("I3",)]  # the payment held for I3 was released once I3 arrived
+    assert [(code, done) for _, code, _, done in held] == [("unknown_reference", True), ("invalid", False)]
+    assert held[1][2].startswith("due_date: 2023-01-01 is before doc_date 2023-01-10")
