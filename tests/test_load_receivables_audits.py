@@ -260,3 +260,30 @@ def test_sql_mode_reads_the_new_tables_incrementally_and_without_them_as_before(
     assert payments == [("I1",), ("I3",)]  # the payment held for I3 was released once I3 arrived
     assert [(code, done) for _, code, _, done in held] == [("unknown_reference", True), ("invalid", False)]
     assert held[1][2].startswith("due_date: 2023-01-01 is before doc_date 2023-01-10")
+
+
+def test_staging_keeps_the_last_version_and_normalises(clean_warehouse, landing, tmp_path):
+    from clientbase.transform import dbt
+
+    write(landing, "invoices", "a.csv", INVOICES + "I1,A_regular,2023-01-10,2023-02-09,100,\n"
+          + "I2,A_regular,2023-01-11,2023-01-11,50, Posted \n")
+    write(landing, "invoices", "b.csv", INVOICES + "I1,A_regular,2023-01-10,2023-02-09,90,CANCELLED\n")
+    write(landing, "payments", "a.csv", PAYMENTS + "PAY1,I1,A_regular,2023-01-20,60\nPAY1,I1,A_regular,2023-01-20,70\n")
+    write(landing, "retail_audits", "a.csv", AUDITS + "AU1,2023-01-12,P_A_regular,RP1,S1,yes,\n"
+          + "AU1,2023-01-12,P_A_regular,RP1,S2,no,true\n")
+    write(landing, "products", "z_mml.csv", "sku,name,category,brand,mml\nS2,Product 2,cat1,b,1\n")
+    extract_datasets(clean_warehouse, SHIPMENTS_FLOW + ("retail_audits",), Sources(landing))
+    models = ["stg_invoices", "stg_payments", "stg_retail_audits", "stg_products"]
+    assert dbt.run_dbt(clean_warehouse, ["run", "--select", *models], tmp_path / "dbt") == 0
+    with psycopg.connect(clean_warehouse) as conn:
+        invoices = conn.execute("select doc_id, invoice_month::text, amount, status from staging.stg_invoices "
+                                "order by doc_id").fetchall()
+        payments = conn.execute("select payment_id, doc_id, payment_month::text, amount from staging.stg_payments"
+                                ).fetchall()
+        audits = conn.execute("select sku, is_present, is_planogram_ok from staging.stg_retail_audits order by sku"
+                              ).fetchall()
+        mml = conn.execute("select sku, is_mml from staging.stg_products order by sku").fetchall()
+    assert invoices == [("I1", "2023-01-01", Decimal("90"), "cancelled"), ("I2", "2023-01-01", Decimal("50"), "posted")]
+    assert payments == [("PAY1", "I1", "2023-01-01", Decimal("70"))]  # the later line of the same key wins
+    assert audits == [("S1", True, False), ("S2", False, True)]
+    assert mml[:3] == [("S1", False), ("S2", True), ("S3", False)]
