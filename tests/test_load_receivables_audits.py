@@ -287,3 +287,40 @@ def test_staging_keeps_the_last_version_and_normalises(clean_warehouse, landing,
     assert payments == [("PAY1", "I1", "2023-01-01", Decimal("70"))]  # the later line of the same key wins
     assert audits == [("S1", True, False), ("S2", False, True)]
     assert mml[:3] == [("S1", False), ("S2", True), ("S3", False)]
+
+
+def test_status_lists_the_new_datasets_sent_or_not(clean_warehouse, landing):
+    from rich.console import Console
+
+    from clientbase import report
+
+    write(landing, "invoices", "inv.csv", INVOICES + "I1,A_regular,2023-01-10,2023-02-09,100,\n"
+          + "I2,A_regular,2023-01-10,2023-01-01,100,\n")
+    extract_datasets(clean_warehouse, SHIPMENTS_FLOW, Sources(landing))
+    with psycopg.connect(clean_warehouse) as conn:
+        rows = {r[0]: r[1:6] for r in report.status_rows(conn)}
+        console = Console(record=True, width=200)
+        report.print_status(conn, console)
+    assert rows["invoices (optional)"] == (1, 0, 2, 1, 1)
+    assert rows["payments (optional)"] == rows["retail_audits (optional)"] == (0, 0, 0, 0, 0)
+    assert rows["products"][0] == 1 and "products (optional)" not in rows
+    assert list(rows)[-3:] == ["invoices (optional)", "payments (optional)", "retail_audits (optional)"]
+    out = console.export_text()
+    assert "retail_audits (optional)" in out and "payments (optional)" in out
+
+
+def test_held_rows_of_the_new_datasets_are_listed_under_their_own_month(clean_warehouse, landing):
+    import datetime as dt
+
+    from clientbase.load import quarantine
+
+    write(landing, "payments", "p.csv", PAYMENTS + "PAY1,I_LATE,A_regular,2023-03-20,600\n")
+    write(landing, "invoices", "i.csv", INVOICES + "I1,A_regular,2023-02-10,2023-02-01,100,\n")
+    write(landing, "retail_audits", "a.csv", AUDITS + "AU1,2023-04-12,P_A_regular,RP1,S1,maybe,\n")
+    extract_datasets(clean_warehouse, SHIPMENTS_FLOW + ("retail_audits",), Sources(landing))
+    with psycopg.connect(clean_warehouse) as conn:
+        listed = {(r.dataset, r.month, r.dated_by_row, r.reason_code)
+                  for r in quarantine.list_rows(conn, None).rows}
+    assert listed == {("payments", dt.date(2023, 3, 1), True, "unknown_reference"),
+                      ("invoices", dt.date(2023, 2, 1), True, "invalid"),
+                      ("retail_audits", dt.date(2023, 4, 1), True, "invalid")}
