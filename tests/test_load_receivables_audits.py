@@ -324,3 +324,16 @@ def test_held_rows_of_the_new_datasets_are_listed_under_their_own_month(clean_wa
     assert listed == {("payments", dt.date(2023, 3, 1), True, "unknown_reference"),
                       ("invoices", dt.date(2023, 2, 1), True, "invalid"),
                       ("retail_audits", dt.date(2023, 4, 1), True, "invalid")}
+
+
+def test_a_warehouse_of_the_previous_version_gains_the_new_column(clean_warehouse):
+    from clientbase.warehouse import schema
+
+    with psycopg.connect(clean_warehouse, autocommit=True) as conn:
+        conn.execute("alter table raw.products drop column mml")  # raw.products as issue 9 created it
+        conn.execute("insert into raw.products (sku, name, category, _batch_id, _line_no) "
+                     "values ('OLD', 'Old', 'cat', 1, 2)")
+        conn.execute("delete from audit.schema_state")  # an older DDL fingerprint
+        schema.ensure_schema(conn)
+        rows = conn.execute("select sku, mml from raw.products").fetchall()
+    assert rows == [("OLD", None)]  # kept, the new column empty (staging: false)
