@@ -1,4 +1,4 @@
-"""Extract the ERP's shipments (and the reference lists they are checked against) into raw."""
+"""Extract the ERP's shipments, invoices and payments (and the reference lists they are checked against) into raw."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from clientbase.orchestration.dag_shared import RAW, extract_dag_args
 def extract_shipments():
     @task(outlets=[RAW[name] for name in SHIPMENTS_FLOW])
     def load_shipments() -> list[dict]:
-        """Reference lists first, then shipment files/rows; bad rows go to quarantine."""
+        """Reference lists first, then shipments, invoices and payments (optional); bad rows go to quarantine."""
         return tasks.extract_shipments(get_current_context()["params"])
 
     load_shipments()

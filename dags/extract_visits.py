@@ -1,4 +1,4 @@
-"""Extract the SFA's visit plan and visits (and the lists they are checked against) into raw."""
+"""Extract the SFA's visit plan, visits and retail audits (and the lists they are checked against) into raw."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from clientbase.orchestration.dag_shared import RAW, extract_dag_args
 def extract_visits():
     @task(outlets=[RAW[name] for name in VISITS_FLOW])
     def load_visits() -> list[dict]:
-        """Reference lists first, then visit plans, visits and rep costs; bad rows go to quarantine."""
+        """Reference lists first, then visit plans, visits, rep costs and retail audits; bad rows go to quarantine."""
         return tasks.extract_visits(get_current_context()["params"])
 
     load_visits()

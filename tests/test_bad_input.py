@@ -16,13 +16,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from clientbase.contract import SHIPMENTS_FLOW
+from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from conftest import SCENARIOS
 
 CORPUS = Path(__file__).resolve().parent / "bad_input"
 CASES = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))["cases"]
 REFERENCE_LISTS = ("managers", "products", "clients", "trade_points")
+# Both extraction flows, each dataset once (the reference lists in both load once), so a
+# case of any dataset (retail_audits is the SFA's) is loaded the way its DAG loads it.
+FLOW = tuple(dict.fromkeys(SHIPMENTS_FLOW + VISITS_FLOW))
 
 # The kinds issue 4 requires the corpus to cover (each must match a case's "kind").
 REQUIRED_KINDS = (
@@ -30,6 +33,9 @@ REQUIRED_KINDS = (
     "text in numbers", "duplicate keys", "quoted delimiters and line breaks", "byte order mark",
     "CRLF", "unknown client, point and SKU", "date in the future", "date before 2000-01-01",
     "truncated last line", "extra columns",
+    # issue 10: the optional receivables and audit datasets
+    "due date before doc date", "payment for an invoice never sent", "audit present not a boolean",
+    "negative invoice amount",
 )
 
 
@@ -90,7 +96,7 @@ def _check_case(conn: psycopg.Connection, case: dict, result) -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c["file"].removesuffix(".csv") for c in CASES])
 def test_bad_input_case(clean_warehouse, tmp_path, case):
     landing = _landing_with(tmp_path, [case])
-    results = {r.source_name: r for r in extract_datasets(clean_warehouse, SHIPMENTS_FLOW, Sources(landing))}
+    results = {r.source_name: r for r in extract_datasets(clean_warehouse, FLOW, Sources(landing))}
     with psycopg.connect(clean_warehouse) as conn:
         _check_case(conn, case, results[f"{case['dataset']}/{case['file']}"])
 
@@ -98,7 +104,7 @@ def test_bad_input_case(clean_warehouse, tmp_path, case):
 def test_the_whole_corpus_in_one_run(clean_warehouse, tmp_path):
     """All files side by side: no broken file stops the others, every batch reconciles."""
     landing = _landing_with(tmp_path, CASES)
-    results = {r.source_name: r for r in extract_datasets(clean_warehouse, SHIPMENTS_FLOW, Sources(landing))}
+    results = {r.source_name: r for r in extract_datasets(clean_warehouse, FLOW, Sources(landing))}
     with psycopg.connect(clean_warehouse) as conn:
         for case in CASES:
             if case["kind"].startswith("duplicate keys"):
@@ -110,7 +116,7 @@ def test_the_whole_corpus_in_one_run(clean_warehouse, tmp_path):
 
 def test_duplicate_keys_are_all_kept_in_raw_with_their_lines(clean_warehouse, tmp_path):
     [case] = [c for c in CASES if c["file"] == "duplicate_keys_in_one_file.csv"]
-    extract_datasets(clean_warehouse, SHIPMENTS_FLOW, Sources(_landing_with(tmp_path, [case])))
+    extract_datasets(clean_warehouse, FLOW, Sources(_landing_with(tmp_path, [case])))
     with psycopg.connect(clean_warehouse) as conn:
         rows = conn.execute("select _line_no, qty from raw.shipments where doc_id = 'D1' and line_no = 1 "
                             "order by _line_no").fetchall()
@@ -121,7 +127,7 @@ def test_duplicate_keys_are_all_kept_in_raw_with_their_lines(clean_warehouse, tm
 def test_the_corpus_is_complete_and_its_messages_distinct():
     files = {p.name for p in CORPUS.glob("*.csv")}
     assert files == {c["file"] for c in CASES}, "every corpus file needs a manifest entry, and back"
-    assert len(CASES) == 27  # a case dropped from the corpus (file and manifest entry) shows up here
+    assert len(CASES) == 31  # a case dropped from the corpus (file and manifest entry) shows up here
     kinds = [c["kind"] for c in CASES]
     for required in REQUIRED_KINDS:
         assert any(required in kind for kind in kinds), f"no case of kind {required!r}"

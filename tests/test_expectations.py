@@ -40,7 +40,8 @@ REPORT_MONTH = "2024-12-01"
 RUN_MONTHS = ["2024-11-01", REPORT_MONTH]
 PARAMS = {"min_date": dt.date(2000, 1, 1), "max_date": dt.date(2025, 1, 31), "months": RUN_MONTHS}
 SOURCE_SUITES = {"shipments", "visits", "visit_plan", "clients", "trade_points", "managers",
-                 "products", "rep_costs"}
+                 "products", "rep_costs", "invoices", "payments", "retail_audits"}
+OPTIONAL_SUITES = ("rep_costs", "invoices", "payments", "retail_audits")  # an empty table passes
 RELATIONS: dict[str, str] = {}  # model -> relation, from the manifest of the module's build
 _copies = itertools.count(1)
 _runs = itertools.count(1)
@@ -232,8 +233,9 @@ def test_the_golden_scenario_passes_every_source_check(built, suites):
     results = qx.validate(built, [suites[n] for n in names], PARAMS, "clean", RELATIONS)
     assert {r.suite for r in results} == set(names)
     assert [(r.suite, r.check_name, r.observed) for r in results if not r.success] == []
-    # rep_costs, visits and visit_plan are empty in this scenario: empty passes
-    assert execute(built, "select count(*) from staging.stg_rep_costs") == [(0,)]
+    # rep_costs, visits, visit_plan and the optional datasets of issue 10 are empty here: empty passes
+    for model in ("stg_rep_costs", "stg_invoices", "stg_payments", "stg_retail_audits"):
+        assert execute(built, f"select count(*) from staging.{model}") == [(0,)], model
 
 
 def test_a_date_before_min_date_fails(built, suites):
@@ -254,6 +256,71 @@ def test_empty_optional_rep_costs_passes_and_bad_costs_are_caught(built, suites)
     assert failed(results) == {"unexpected_rows_expectation(costs_not_negative)", known("rep_id")}
     assert results[known("rep_id")].blocks_publication
     assert not results["unexpected_rows_expectation(costs_not_negative)"].blocks_publication
+
+
+INVOICE = {"doc_id": "INV1", "client_id": "A_regular", "doc_date": dt.date(2024, 12, 5),
+           "invoice_month": dt.date(2024, 12, 1), "due_date": dt.date(2025, 1, 4), "amount": 120,
+           "status": "posted"}
+
+
+@pytest.mark.parametrize("name", OPTIONAL_SUITES[1:])
+def test_an_empty_optional_dataset_of_issue_10_passes(built, suites, name):
+    empty = copy_of(built, f"staging.{suites[name].model}", empty=True)
+    results = run(built, suites[name], empty)
+    assert failed(results) == set()
+    assert len(results) > 5  # the suite did run its checks (columns, key, references, …)
+
+
+def test_bad_invoices_are_caught_blocking(built, suites):
+    table = copy_of(built, "staging.stg_invoices", empty=True)
+    insert(built, table, **INVOICE)
+    assert failed(run(built, suites["invoices"], table)) == set()
+    insert(built, table, **{**INVOICE, "doc_id": "INV2", "due_date": dt.date(2024, 12, 1)})
+    insert(built, table, **{**INVOICE, "doc_id": "INV3", "amount": -1})
+    insert(built, table, **{**INVOICE, "doc_id": "INV4", "client_id": "NOBODY", "status": "draft"})
+    insert(built, table, **{**INVOICE, "doc_id": "INV5", "amount": float("nan"),
+                            "doc_date": dt.date(1999, 12, 31), "due_date": dt.date(1999, 12, 31)})
+    insert(built, table, **INVOICE)  # the key twice
+    results = run(built, suites["invoices"], table)
+    assert failed(results) == {
+        "unexpected_rows_expectation(due_date_not_before_doc_date)", "unexpected_rows_expectation(amount_not_negative)",
+        known("client_id"), "expect_column_values_to_be_in_set(status)", "expect_column_values_to_be_between(amount)",
+        "expect_column_values_to_be_between(doc_date)", "expect_column_values_to_be_unique(doc_id)"}
+    assert all(results[name].blocks_publication for name in failed(results))
+
+
+def test_a_payment_for_an_unknown_invoice_blocks(built, suites):
+    invoices = copy_of(built, "staging.stg_invoices", empty=True)
+    insert(built, invoices, **INVOICE)
+    payments = copy_of(built, "staging.stg_payments", empty=True)
+    payment = {"payment_id": "PAY1", "doc_id": "INV1", "client_id": "A_regular",
+               "payment_date": dt.date(2024, 12, 20), "payment_month": dt.date(2024, 12, 1), "amount": -10}
+    insert(built, payments, **payment)
+
+    def check(relation: str) -> dict[str, qx.CheckResult]:
+        results = qx.validate(built, [suites["payments"]], PARAMS, "test",
+                              {**RELATIONS, "stg_payments": relation, "stg_invoices": invoices})
+        return {r.check_name: r for r in results}
+
+    assert {n for n, r in check(payments).items() if not r.success} == set()  # a reversal is fine
+    insert(built, payments, **{**payment, "doc_id": "NEVER_SENT"})
+    results = check(payments)
+    assert {n for n, r in results.items() if not r.success} == {known("doc_id")}
+    assert results[known("doc_id")].blocks_publication
+
+
+def test_audits_naming_an_unknown_point_or_sku_block(built, suites):
+    table = copy_of(built, "staging.stg_retail_audits", empty=True)
+    audit = {"audit_id": "AU1", "audit_date": dt.date(2024, 12, 3), "audit_month": dt.date(2024, 12, 1),
+             "point_id": "P_A_regular", "rep_id": "RP1", "sku": "S1", "is_present": True, "is_planogram_ok": False}
+    insert(built, table, **audit)
+    assert failed(run(built, suites["retail_audits"], table)) == set()
+    insert(built, table, **{**audit, "sku": "S404"})
+    insert(built, table, **{**audit, "sku": "S2", "point_id": "P_NOWHERE", "is_planogram_ok": None})
+    results = run(built, suites["retail_audits"], table)
+    assert failed(results) == {known("sku"), known("point_id"),
+                               "expect_column_values_to_not_be_null(is_planogram_ok)"}
+    assert all(results[name].blocks_publication for name in failed(results))
 
 
 def test_unknown_status_blocks_with_the_value_shown(built, suites):

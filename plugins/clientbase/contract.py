@@ -44,6 +44,31 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class NotBefore:
+    """A row rule: date ``column`` may not be earlier than date ``other`` of the same row.
+
+    A type rule sees one column; some contracts tie two together (an invoice's payment
+    term cannot end before the invoice), and a row breaking that would make every
+    receivables figure built on it wrong, so it is quarantined like a type error.
+    """
+
+    column: str
+    other: str
+    why: str  # the end of the quarantine message: what the rule protects
+
+
+@dataclass(frozen=True)
+class NotNegative:
+    """A row rule: ``column`` may not be below zero (where the contract gives no meaning to a sign)."""
+
+    column: str
+    why: str
+
+
+RowRule = NotBefore | NotNegative
+
+
+@dataclass(frozen=True)
 class Dataset:
     name: str
     source: str  # ERP or SFA
@@ -54,6 +79,7 @@ class Dataset:
     optional: bool = False
     date_columns_in_range: tuple[str, ...] = field(default=())
     watermark: str | None = None  # SQL mode: incremental extraction by this column
+    row_rules: tuple[RowRule, ...] = field(default=())  # checked after the type rules
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -86,7 +112,7 @@ MANAGERS = Dataset(
 )
 PRODUCTS = Dataset(
     "products", ERP,
-    _cols("sku:text!", "name:text!", "category:text!", "brand:text"),
+    _cols("sku:text!", "name:text!", "category:text!", "brand:text", "mml:bool"),
     key=("sku",), is_reference=True,
 )
 CLIENTS = Dataset(
@@ -145,16 +171,66 @@ REP_COSTS = Dataset(
     optional=True,
     date_columns_in_range=("month",),
 )
+INVOICES = Dataset(
+    "invoices", ERP,
+    _cols("doc_id:text!", "client_id:text!", "doc_date:date!", "due_date:date!", "amount:numeric!",
+          "status:text", "updated_at:timestamp"),
+    key=("doc_id",),
+    references=(Reference("client_id", "clients", "client_id"),),
+    optional=True,
+    # due_date is not capped at today + 31 days: a long payment term is normal; it is held
+    # to doc_date instead (row rule below), which also catches 1C's empty date
+    date_columns_in_range=("doc_date",),
+    watermark="updated_at",
+    row_rules=(
+        NotBefore("due_date", "doc_date",
+                  "a payment term cannot end before the document it is for: fix the due date in the ERP "
+                  "and export the invoice again"),
+        NotNegative("amount",
+                    "an invoice is what the client owes; a credit or a reversal is a payment with a "
+                    "negative amount: fix the invoice in the ERP and export it again"),
+    ),
+)
+PAYMENTS = Dataset(
+    "payments", ERP,
+    _cols("payment_id:text!", "doc_id:text!", "client_id:text!", "payment_date:date!", "amount:numeric!",
+          "updated_at:timestamp"),
+    key=("payment_id", "doc_id"),
+    references=(
+        Reference("doc_id", "invoices", "doc_id"),
+        Reference("client_id", "clients", "client_id"),
+    ),
+    optional=True,
+    date_columns_in_range=("payment_date",),
+    watermark="updated_at",
+)
+RETAIL_AUDITS = Dataset(
+    "retail_audits", SFA,
+    _cols("audit_id:text!", "audit_date:date!", "point_id:text!", "rep_id:text!", "sku:text!",
+          "present:bool!", "planogram_ok:bool", "updated_at:timestamp"),
+    key=("audit_id", "sku"),
+    references=(
+        Reference("point_id", "trade_points", "point_id"),
+        Reference("sku", "products", "sku"),
+        Reference("rep_id", "managers", "manager_id"),
+    ),
+    optional=True,
+    date_columns_in_range=("audit_date",),
+    watermark="updated_at",
+)
 
-# Load order matters: reference lists first, so facts can be checked against them.
+# Load order matters: reference lists first, so facts can be checked against them (and
+# invoices before the payments that name them).
 DATASETS: dict[str, Dataset] = {
     d.name: d
-    for d in (MANAGERS, PRODUCTS, CLIENTS, TRADE_POINTS, SHIPMENTS, VISIT_PLAN, VISITS, REP_COSTS)
+    for d in (MANAGERS, PRODUCTS, CLIENTS, TRADE_POINTS, SHIPMENTS, VISIT_PLAN, VISITS, REP_COSTS,
+              INVOICES, PAYMENTS, RETAIL_AUDITS)
 }
 
 # What each extraction DAG brings: its facts plus the reference lists they are checked against.
-SHIPMENTS_FLOW = ("managers", "products", "clients", "trade_points", "shipments")
-VISITS_FLOW = ("managers", "clients", "trade_points", "visit_plan", "visits", "rep_costs")
+SHIPMENTS_FLOW = ("managers", "products", "clients", "trade_points", "shipments", "invoices", "payments")
+VISITS_FLOW = ("managers", "products", "clients", "trade_points", "visit_plan", "visits", "rep_costs",
+               "retail_audits")
 
 # The latest date a source row may carry is today + this many days (sources.md). The
 # earliest is a setting, ``min_source_date`` (CLIENTBASE_MIN_SOURCE_DATE, settings.py).

@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from clientbase.contract import DATASETS
+
 STATUS_ORDER = ("stabilized", "unstabilized", "new", "returned", "lost", "dormant", "potential")
 
 
@@ -105,18 +107,35 @@ def print_headlines(conn: psycopg.Connection, console: Console) -> None:
                               f"(revenue of their last 12 months {float(rotation[1]):,.0f})")
     console.print(table)
 
-def print_status(conn: psycopg.Connection, console: Console) -> None:
-    batches = conn.execute(
+def status_rows(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int, int, str]]:
+    """One row per dataset of the contract (then any other dataset the batches name):
+    (label, loaded batches, rejected, rows read, loaded, quarantined, last load).
+
+    Every contract dataset is listed, loaded or not, so an operator sees that an optional
+    one (rep_costs, invoices, payments, retail_audits) exists and was not sent, rather than
+    wondering whether the pipeline knows it; an optional one is labelled so.
+    """
+    found = {row[0]: row[1:] for row in conn.execute(
         "select dataset, count(*) filter (where status = 'loaded'), count(*) filter (where status = 'rejected'), "
         "sum(rows_read), sum(rows_loaded), sum(rows_quarantined), max(finished_at) "
         "from audit.batches group by dataset order by dataset"
-    ).fetchall()
+    ).fetchall()}
+    names = list(DATASETS) + sorted(set(found) - set(DATASETS))
+    out = []
+    for name in names:
+        ok, rej, read, loaded, quar, last = found.get(name, (0, 0, 0, 0, 0, None))
+        optional = name in DATASETS and DATASETS[name].optional
+        label = f"{name} (optional)" if optional else name
+        out.append((label, ok, rej, read, loaded, quar, f"{last:%Y-%m-%d %H:%M}" if last else ""))
+    return out
+
+
+def print_status(conn: psycopg.Connection, console: Console) -> None:
     table = Table(title="Loaded batches")
     for col in ("dataset", "batches", "rejected", "rows read", "loaded", "quarantined", "last load"):
         table.add_column(col, justify="left" if col in ("dataset", "last load") else "right")
-    for ds, ok, rej, read, loaded, quar, last in batches:
-        table.add_row(ds, str(ok), str(rej), f"{read:,}", f"{loaded:,}", f"{quar:,}",
-                      f"{last:%Y-%m-%d %H:%M}" if last else "")
+    for label, ok, rej, read, loaded, quar, last in status_rows(conn):
+        table.add_row(label, str(ok), str(rej), f"{read:,}", f"{loaded:,}", f"{quar:,}", last)
     console.print(table)
 
     _print_quarantine(conn, console)

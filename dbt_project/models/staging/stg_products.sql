@@ -1,3 +1,4 @@
+-- One row per SKU, its last loaded version; mml empty or absent means false (sources.md).
 with
 
 latest_versions as (
@@ -13,6 +14,7 @@ renamed as (
         {{ clean_text('name') }} as product_name,
         {{ clean_text('category') }} as category,
         {{ clean_text('brand') }} as brand,
+        coalesce(mml, false) as is_mml,
         _batch_id
     from latest_versions
 

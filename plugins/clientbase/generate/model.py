@@ -51,9 +51,10 @@ class DemoData:
         return final.sort_values(["doc_date", "doc_id", "line_no"], kind="stable").reset_index(drop=True)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Dataset name -> its full current content, in contract load order."""
+        """Dataset name -> its full current content, in contract load order (an optional
+        dataset the demo does not generate, yet, is left out: the pipeline runs without it)."""
         current = {"shipments": self.final_shipments()}
-        return {name: current.get(name, getattr(self, name)) for name in DATASETS}
+        return {name: current.get(name, getattr(self, name)) for name in DATASETS if hasattr(self, name)}
 
 
 def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoData:
@@ -120,4 +121,10 @@ def activity_from_shipments(final: pd.DataFrame, client_ids: pd.Series, timeline
 
 
 def _contract(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    return frame.loc[:, list(DATASETS[dataset].column_names)].reset_index(drop=True)
+    """The contract's columns in its order. An optional column the demo does not generate
+    (yet) is left empty rather than failing, so the contract can grow ahead of the demo."""
+    ds = DATASETS[dataset]
+    missing = [c for c in ds.required if c not in frame.columns]
+    if missing:
+        raise KeyError(f"the demo's {dataset} lack the required column(s) {', '.join(missing)}")
+    return frame.reindex(columns=list(ds.column_names)).reset_index(drop=True)

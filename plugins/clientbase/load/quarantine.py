@@ -5,7 +5,8 @@ line, reason and raw text); these queries are what ``clientbase status`` and
 ``clientbase quarantine`` show, kept here so they can be tested without a terminal.
 
 A quarantined row belongs to a month by its own date (``doc_date``, ``visit_date``,
-``plan_date``, ``month`` or ``snapshot_date``, parsed exactly as the loader parses it), so
+``plan_date``, ``month``, ``snapshot_date``, ``payment_date`` or ``audit_date``: the first
+date of the dataset's window, parsed exactly as the loader parses it), so
 a manager checking March sees the rows that March's figures lack. A row without such a
 date (managers and products carry none, a malformed record has no readable fields, the
 date itself may be what is wrong or out of range) belongs to the month its file was loaded.

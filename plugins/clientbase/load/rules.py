@@ -7,7 +7,7 @@ whole batch, so validation costs one scan, not one round-trip per row.
 
 from __future__ import annotations
 
-from clientbase.contract import MAX_DAYS_AHEAD, Column, Dataset
+from clientbase.contract import MAX_DAYS_AHEAD, Column, Dataset, NotBefore, NotNegative, RowRule
 from clientbase.settings import min_source_date
 
 BOOL_TRUE = ("true", "1", "yes", "да", "t", "y")
@@ -109,6 +109,31 @@ def error(col: Column, ds: Dataset) -> list[str]:
     return out
 
 
+def row_rule_error(rule: RowRule, ds: Dataset) -> str:
+    """SQL: the error text of one row rule, or NULL.
+
+    The rule reads the parsed values (``normalised``), which are NULL where a type rule
+    already failed: a row whose date cannot be read gets that one message, not a second
+    one about an order it does not have.
+    """
+    col = ds.column(rule.column)
+    value = f"({normalised(col)})::{col.pg_type}"
+    why = rule.why.replace("'", "''")
+    if isinstance(rule, NotBefore):
+        other_col = ds.column(rule.other)
+        other = f"({normalised(other_col)})::{other_col.pg_type}"
+        return (f"case when {value} < {other} then format('{rule.column}: %s is before {rule.other} %s "
+                f"({why})', {value}, {other}) end")
+    if isinstance(rule, NotNegative):
+        return (f"case when {value} < 0 then format('{rule.column}: %s is negative ({why})', "
+                f"{cleaned(col.name)}) end")
+    raise TypeError(f"unknown row rule {rule!r}: add its SQL to clientbase.load.rules.row_rule_error")
+
+
+def _rule_columns(rule: RowRule) -> tuple[str, ...]:
+    return (rule.column, rule.other) if isinstance(rule, NotBefore) else (rule.column,)
+
+
 def in_range(value: str) -> str:
     """SQL condition: the date ``value`` lies in the range sources.md accepts.
 
@@ -121,6 +146,8 @@ def in_range(value: str) -> str:
 def errors_array(ds: Dataset, present: set[str]) -> str:
     """``array[...]`` of every rule's error for the columns the batch carries."""
     exprs = [e for col in ds.columns if col.name in present for e in error(col, ds)]
+    exprs += [row_rule_error(rule, ds) for rule in ds.row_rules
+              if all(name in present for name in _rule_columns(rule))]
     return "array_remove(array[" + ", ".join(exprs) + "]::text[], null)" if exprs else "'{}'::text[]"
 
 

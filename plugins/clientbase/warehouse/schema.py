@@ -62,7 +62,12 @@ SCHEMA_LOCK_KEY = 4_214_001  # pg_advisory_xact_lock key for DDL
 
 
 def raw_table_ddl(ds: Dataset) -> str:
+    """The raw table of a dataset; a column the contract gained since the table was created
+    is added to it (``add column if not exists``), so a warehouse of an older version keeps
+    its rows and loads the new column from the next batch on (earlier rows hold NULL)."""
     cols = ",\n    ".join(f"{c.name} {c.pg_type}" for c in ds.columns)
+    added = "\n".join(f"alter table {RAW}.{ds.name} add column if not exists {c.name} {c.pg_type};"
+                      for c in ds.columns)
     key = ", ".join(ds.key)
     return f"""
 create table if not exists {RAW}.{ds.name} (
@@ -70,6 +75,7 @@ create table if not exists {RAW}.{ds.name} (
     {BATCH_COLUMN} bigint not null,
     {LINE_COLUMN} bigint not null
 );
+{added}
 create index if not exists {ds.name}_key_idx on {RAW}.{ds.name} ({key}, {BATCH_COLUMN} desc, {LINE_COLUMN} desc);
 """
 

@@ -1,0 +1,28 @@
+-- One row per SKU checked in an audit (audit_id, sku), its last loaded version;
+-- planogram_ok empty means false (sources.md).
+with
+
+latest_versions as (
+
+    {{ latest_version(source('raw', 'retail_audits'), ['trim(audit_id)', 'trim(sku)']) }}
+
+),
+
+renamed as (
+
+    select
+        trim(audit_id) as audit_id,
+        audit_date,
+        date_trunc('month', audit_date)::date as audit_month,
+        trim(point_id) as point_id,
+        trim(rep_id) as rep_id,
+        trim(sku) as sku,
+        present as is_present,
+        coalesce(planogram_ok, false) as is_planogram_ok,
+        updated_at,
+        _batch_id
+    from latest_versions
+
+)
+
+select * from renamed
