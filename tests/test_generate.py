@@ -21,6 +21,10 @@ from clientbase.contract import DATASETS
 from clientbase.generate import GenerationSummary, generate, names
 from clientbase.generate.timeline import default_end_month
 
+# The demo does not generate the receivables and retail-audit datasets yet (issue 10, item 4:
+# the generator's invoices, payments and audits); they are optional, the pipeline runs without them.
+NOT_GENERATED_YET = {"invoices", "payments", "retail_audits"}
+GENERATED = {name: ds for name, ds in DATASETS.items() if name not in NOT_GENERATED_YET}
 SMALL = dict(months=16, end_month="2025-06", clients=60, seed=7)
 TIER_LABELS = {"VIP": "vip", "Основной": "key", "Рядовой": "regular"}
 BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
@@ -92,7 +96,7 @@ def typed(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
 def load(root: Path) -> dict[str, list[tuple[Path, pd.DataFrame]]]:
     """Every dataset's files in load (name) order, typed."""
     return {name: [(p, typed(read_raw(p), name)) for p in sorted((root / name).glob("*.csv"))]
-            for name in DATASETS}
+            for name in GENERATED}
 
 
 def concat(files: list[tuple[Path, pd.DataFrame]]) -> pd.DataFrame:
@@ -163,7 +167,7 @@ def test_rewrite_replaces_old_files(tmp_path):
 
 def test_every_dataset_has_files_with_the_contract_columns(generated, data):
     root, summary = generated
-    for name, dataset in DATASETS.items():
+    for name, dataset in GENERATED.items():
         files = sorted((root / name).glob("*.csv"))
         assert files, f"no {name} files"
         for path in files:
@@ -173,12 +177,12 @@ def test_every_dataset_has_files_with_the_contract_columns(generated, data):
         frame = concat(data[name])
         for column in dataset.required:
             assert frame[column].notna().all(), f"{name}.{column} has empty required values"
-    assert {p.relative_to(root).parts[0] for p in summary.files} == set(DATASETS)
+    assert {p.relative_to(root).parts[0] for p in summary.files} == set(GENERATED)
 
 
 def test_summary_counts_match_the_files(generated, data):
     _, summary = generated
-    for name in DATASETS:
+    for name in GENERATED:
         if name == "shipments":
             continue
         assert summary.row_counts[name] == len(concat(data[name])), name
@@ -189,7 +193,7 @@ def test_summary_counts_match_the_files(generated, data):
 
 
 def test_keys_are_unique_except_the_corrections(data):
-    for name, dataset in DATASETS.items():
+    for name, dataset in GENERATED.items():
         for path, frame in data[name]:
             assert not frame.duplicated(list(dataset.key)).any(), f"duplicate keys in {path.name}"
         if name != "shipments":
@@ -404,7 +408,7 @@ def test_sql_mode_writes_the_same_data(source_url, generated, data):
         summary = generate(None, source_url, **SMALL)
     assert summary.row_counts == file_summary.row_counts and not summary.files
     with psycopg.connect(source_url) as conn:
-        for name, dataset in DATASETS.items():
+        for name, dataset in GENERATED.items():
             assert conn.execute(f'select count(*) from "{name}"').fetchone()[0] == summary.row_counts[name]
             columns = [r[0] for r in conn.execute(
                 "select column_name from information_schema.columns where table_name = %s "
