@@ -1,4 +1,4 @@
-"""The rules of metrics.md as dbt unit tests: status (§2), handover and overload (§3), effective orders (§5), ABC(DE) (§6).
+"""The rules of metrics.md as dbt unit tests: status (§2), handover, overload (§3), orders (§5), ABC(DE) (§6).
 
 The golden scenarios test the rules through the whole pipeline; the ``unit_tests:`` of
 ``dbt_project/models/intermediate/_intermediate__models.yml`` test each rule on its own,

@@ -106,9 +106,9 @@ manager_handovers as (
         on manager_months.manager_id = managers.manager_id
     left join handovers
         on manager_months.manager_id = handovers.hunter_id
-        and handovers.month <= manager_months.month
-        and handovers.month
-        > manager_months.month - {{ months_interval(var('last_months_window')) }}
+        and manager_months.month >= handovers.month
+        and manager_months.month
+        < handovers.month + {{ months_interval(var('last_months_window')) }}
     where managers.role = '{{ var("hunter_role") }}'
     group by
         manager_months.month,
