@@ -7,6 +7,7 @@ against the spec rather than against itself.
 
 from __future__ import annotations
 
+import runpy
 import shutil
 from pathlib import Path
 
@@ -34,6 +35,17 @@ def handover(airflow_ready, tmp_path_factory) -> str:
 def test_every_expected_csv_is_compared():
     """A CSV added to expected/ without a comparison here would silently check nothing."""
     assert sorted(p.stem for p in (HANDOVER / "expected").glob("*.csv")) == sorted(TABLES)
+
+
+def test_committed_files_are_those_the_generator_writes(tmp_path):
+    """landing/ and the generated expected CSV are make_scenario.py's output: neither was edited alone."""
+    runpy.run_path(str(HANDOVER / "make_scenario.py"))["main"](tmp_path)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.csv"))
+    assert Path("expected/client_status_monthly.csv") in written
+    committed = sorted(p.relative_to(HANDOVER) for p in (HANDOVER / "landing").rglob("*.csv"))
+    assert sorted(p for p in written if p.parts[0] == "landing") == committed
+    for path in written:
+        assert (tmp_path / path).read_bytes() == (HANDOVER / path).read_bytes(), path
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -62,8 +62,9 @@ def owner_in(client: str, month: str) -> str | None:
     return by_list[list(LIST_DATES).index(LIST_OF_MONTH[month])]
 
 
-def main() -> None:
-    landing = HERE / "landing"
+def main(out: Path = HERE) -> None:
+    """Write landing/ and expected/client_status_monthly.csv under ``out`` (the scenario folder by default)."""
+    landing = out / "landing"
     clients = owners()
     write(landing / "managers" / "managers.csv", ["manager_id", "name", "role", "team", "active"],
           [["H1", "Hunter One", "hunter", "sales", "true"], ["H2", "Hunter Two", "hunter", "sales", "true"],
@@ -101,7 +102,7 @@ def main() -> None:
             months_inactive = m if once else 0
             expected.append([f"{month}-01", c, owner_in(c, month) or "", status,
                              "true" if m == 0 else "false", months_inactive])
-    write(HERE / "expected" / "client_status_monthly.csv",
+    write(out / "expected" / "client_status_monthly.csv",
           ["month", "client_id", "manager_id", "status", "is_new_this_month", "months_inactive"], expected)
 
 
