@@ -114,7 +114,8 @@ def test_reporting_tables_carry_the_contract_columns(built):
                           "visit_effectiveness, kpd_effectiveness, stt_3m, stt_share",
         "manager_scorecard_monthly": "month, manager_id, role, clients, active_clients, overloaded, "
                                      "rotation_candidates, new_clients, returned_clients, "
-                                     "handover_candidates, revenue, margin",
+                                     "handover_candidates, handed_over_3m, handover_target, on_plan, "
+                                     "revenue, margin",
         "rotation_candidates": "month, client_id, manager_id, last_shipment_date, months_inactive, "
                                "revenue_12m",
     }

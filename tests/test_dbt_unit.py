@@ -1,4 +1,4 @@
-"""The rules of metrics.md as dbt unit tests: status (§2), effective orders (§5), ABC(DE) (§6).
+"""The rules of metrics.md as dbt unit tests: status (§2), handover, overload (§3), orders (§5), ABC(DE) (§6).
 
 The golden scenarios test the rules through the whole pipeline; the ``unit_tests:`` of
 ``dbt_project/models/intermediate/_intermediate__models.yml`` test each rule on its own,
@@ -28,7 +28,8 @@ from conftest import REPO, reset_warehouse
 UNIT_TESTS_YML = REPO / "dbt_project" / "models" / "intermediate" / "_intermediate__models.yml"
 # How many unit tests each rule has: a unit test deleted, disabled or not selected fails here.
 EXPECTED_PER_MODEL = {"int_client_status_monthly": 6, "int_client_abc_monthly": 6, "int_trade_point_orders": 3,
-                      "int_shipment_lines_posted": 1}
+                      "int_shipment_lines_posted": 1, "int_client_handovers_monthly": 1,
+                      "manager_scorecard_monthly": 2}
 UNIT_SELECTOR = "test_type:unit"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours the diff in its messages
 
@@ -64,8 +65,11 @@ def target(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def parents_built(warehouse, target) -> str:
-    """Every unit-tested model and its ancestors, built empty so dbt knows their columns."""
+    """Every unit-tested model and its ancestors, built empty so dbt knows their columns (seeds loaded)."""
     reset_warehouse(warehouse)
+    # the marts read seeds (client_statuses, plan_shares), which ``run`` does not load
+    code = dbt.run_dbt(warehouse, ["seed"], target)
+    assert code == 0, f"dbt seed failed (exit {code}); see the dbt log above"
     selection = [f"+{model}" for model in sorted(set(defined_unit_tests().values()))]
     code = dbt.run_dbt(warehouse, ["run", "--empty", "--select", *selection], target)
     assert code == 0, f"dbt run --empty failed (exit {code}); see the dbt log above"

@@ -666,7 +666,7 @@ def test_scorecard_must_agree_with_client_status_and_rotation_list(built, tmp_pa
     hunters = named(outcome, "expression_is_true", "manager_scorecard_monthly", "handover")
     assert outcome.failed == outcome.blocking == {
         active, hunters, "scorecard_client_counts_within_clients",
-        "scorecard_overloaded_matches_active_clients", "assert_scorecard_matches_status_summary"}
+        "scorecard_overloaded_matches_client_base", "assert_scorecard_matches_status_summary"}
     rows = {r["manager_id"]: r for r in outcome.rows("assert_scorecard_matches_status_summary")}
     assert set(rows) == {"MG2"}
     assert (rows["MG2"]["clients"], rows["MG2"]["client_base"]) == (2, 1)

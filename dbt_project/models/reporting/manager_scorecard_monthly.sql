@@ -2,7 +2,13 @@
 -- owning at least one client of the lists in the month (as-of owner). Counts are over the
 -- manager's clients; new / returned are this month's events (every role), with the last-3-months
 -- totals beside them; handover candidates exist for hunters only (0 for other roles).
--- on_plan: every plan share of the manager's role met (status_summary_monthly); NULL without a plan.
+-- overloaded: the whole client base (not the active part) > var max_clients_per_manager, since a
+-- manager who keeps clients "buries" the surplus in the base. handed_over_3m: the clients a hunter
+-- handed to a farmer in M-2 .. M (int_client_handovers_monthly, credited to the hunter who handed
+-- over, so a client that left the hunter's base still counts); 0 for other roles.
+-- on_plan: for hunters handed_over_3m >= var handover_target (their only plan, metrics.md §3);
+-- for other roles every plan share of the role met (status_summary_monthly), NULL without a plan.
+-- plan_misses counts the plans missed either way, so on_plan is false exactly when it is > 0.
 
 with
 
@@ -19,6 +25,19 @@ managers as (
         manager_id,
         role
     from {{ ref('dim_managers') }}
+
+),
+
+handovers as (
+
+    select
+        month,
+        hunter_id,
+        count(*) as handed_over
+    from {{ ref('int_client_handovers_monthly') }}
+    group by
+        month,
+        hunter_id
 
 ),
 
@@ -75,35 +94,83 @@ manager_months_with_windows as (
 
 ),
 
-final as (
+-- a join, not a window over manager_months: the hunter may own no client in a month of handovers
+manager_handovers as (
 
     select
-        manager_months_with_windows.month,
-        manager_months_with_windows.manager_id,
+        manager_months.month,
+        manager_months.manager_id,
+        coalesce(sum(handovers.handed_over), 0)::bigint as handed_over_3m
+    from manager_months
+    inner join managers
+        on manager_months.manager_id = managers.manager_id
+    left join handovers
+        on manager_months.manager_id = handovers.hunter_id
+        and manager_months.month >= handovers.month
+        and manager_months.month
+        < handovers.month + {{ months_interval(var('last_months_window')) }}
+    where managers.role = '{{ var("hunter_role") }}'
+    group by
+        manager_months.month,
+        manager_months.manager_id
+
+),
+
+manager_months_with_plans as (
+
+    select
+        manager_months_with_windows.*,
         managers.role,
-        manager_months_with_windows.clients,
-        manager_months_with_windows.active_clients,
-        (
-            manager_months_with_windows.active_clients > {{ var('max_active_clients_per_manager') }}
-        ) as overloaded,
-        manager_months_with_windows.rotation_candidates,
-        manager_months_with_windows.new_clients,
-        manager_months_with_windows.returned_clients,
-        manager_months_with_windows.handover_candidates,
-        manager_months_with_windows.revenue,
-        manager_months_with_windows.margin,
-        manager_months_with_windows.new_clients_3m,
-        manager_months_with_windows.returned_clients_3m,
-        manager_months_with_windows.stabilized_clients,
-        manager_months_with_windows.lost_clients,
-        manager_plans.on_plan,
-        coalesce(manager_plans.plan_misses, 0) as plan_misses
+        coalesce(manager_handovers.handed_over_3m, 0) as handed_over_3m,
+        case
+            when managers.role = '{{ var("hunter_role") }}' then {{ var('handover_target') }}
+        end as handover_target,
+        case
+            when managers.role = '{{ var("hunter_role") }}'
+                then manager_handovers.handed_over_3m >= {{ var('handover_target') }}
+            else manager_plans.on_plan
+        end as on_plan,
+        case
+            when managers.role = '{{ var("hunter_role") }}'
+                then (manager_handovers.handed_over_3m < {{ var('handover_target') }})::integer::bigint
+            else coalesce(manager_plans.plan_misses, 0)
+        end as plan_misses
     from manager_months_with_windows
     left join managers
         on manager_months_with_windows.manager_id = managers.manager_id
+    left join manager_handovers
+        on manager_months_with_windows.month = manager_handovers.month
+        and manager_months_with_windows.manager_id = manager_handovers.manager_id
     left join manager_plans
         on manager_months_with_windows.month = manager_plans.month
         and manager_months_with_windows.manager_id = manager_plans.manager_id
+
+),
+
+final as (
+
+    select
+        month,
+        manager_id,
+        role,
+        clients,
+        active_clients,
+        (clients > {{ var('max_clients_per_manager') }}) as overloaded,
+        rotation_candidates,
+        new_clients,
+        returned_clients,
+        handover_candidates,
+        handed_over_3m,
+        handover_target,
+        revenue,
+        margin,
+        new_clients_3m,
+        returned_clients_3m,
+        stabilized_clients,
+        lost_clients,
+        on_plan,
+        plan_misses
+    from manager_months_with_plans
 
 )
 

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 LANDING, EXPECTED = HERE / "landing", HERE / "expected"
 MONTHS = [(2024, m) for m in range(1, 7)]  # the run 2024-01 … 2024-06; the data also start in 2024-01
 NEW_HOLD, RETURNED_HOLD, DORMANT_AFTER, ROTATION_AFTER = 3, 2, 12, 2
-CATEGORY_MIN_SKUS, EFFECTIVE_MIN_SKUS, STT_THRESHOLD, MAX_ACTIVE = 3, 3, 0.75, 60
+CATEGORY_MIN_SKUS, EFFECTIVE_MIN_SKUS, STT_THRESHOLD, MAX_CLIENTS = 3, 3, 0.75, 60
 
 
 def rows(dataset: str) -> list[dict[str, str]]:
@@ -191,7 +191,7 @@ for m in MONTHS:
         n_active = sum(active("client", c, m) for c in owned)
         score_rows.append({
             "month": label(m), "manager_id": mgr, "role": role, "clients": len(base), "active_clients": n_active,
-            "overloaded": n_active > MAX_ACTIVE, "rotation_candidates": len(rot),
+            "overloaded": len(base) > MAX_CLIENTS, "rotation_candidates": len(rot),
             "new_clients": sum(st[(m, c)][2] for c in owned), "returned_clients": sum(st[(m, c)][3] for c in owned),
             "handover_candidates": len(handover), "revenue": sum(r["revenue"] for r in mine),
             "margin": None if any(r["margin"] is None for r in mine) else sum(r["margin"] for r in mine)})
