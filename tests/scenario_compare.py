@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,3 +88,16 @@ def compare_table(url: str, table: str, expected_csv: Path, schema: str = "repor
             if diffs:
                 problems.append(f"{table} {key}: (expected, published) {diffs}")
     return problems
+
+
+def publish_scenario(url: str, scenario_dir: Path, tmp_path_factory, first: str, last: str) -> str:
+    """A scenario's landing/ loaded into an empty warehouse and published for ``first`` … ``last``
+    (YYYY-MM) through the real ``clientbase run``; returns the warehouse URL."""
+    from clientbase import cli
+    from conftest import reset_warehouse
+
+    reset_warehouse(url)
+    landing = tmp_path_factory.mktemp(scenario_dir.name) / "landing"
+    shutil.copytree(scenario_dir / "landing", landing)
+    assert cli.main(["run", "--landing", str(landing), "--from", first, "--to", last]) == 0
+    return url

@@ -8,14 +8,11 @@ against the spec rather than against itself.
 from __future__ import annotations
 
 import runpy
-import shutil
 from pathlib import Path
 
 import pytest
 
-from clientbase import cli
-from conftest import reset_warehouse
-from scenario_compare import compare_table
+from scenario_compare import compare_table, publish_scenario
 
 HANDOVER = Path(__file__).resolve().parent / "scenarios" / "handover"
 TABLES = ("client_status_monthly", "manager_scorecard_monthly")
@@ -24,12 +21,7 @@ TABLES = ("client_status_monthly", "manager_scorecard_monthly")
 @pytest.fixture(scope="module")
 def handover(airflow_ready, tmp_path_factory) -> str:
     """handover loaded and published for 2024-01 … 2024-06 through `clientbase run`."""
-    url = airflow_ready
-    reset_warehouse(url)
-    landing = tmp_path_factory.mktemp("handover") / "landing"
-    shutil.copytree(HANDOVER / "landing", landing)
-    assert cli.main(["run", "--landing", str(landing), "--from", "2024-01", "--to", "2024-06"]) == 0
-    return url
+    return publish_scenario(airflow_ready, HANDOVER, tmp_path_factory, "2024-01", "2024-06")
 
 
 def test_every_expected_csv_is_compared():
