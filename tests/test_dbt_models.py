@@ -118,6 +118,8 @@ def test_reporting_tables_carry_the_contract_columns(built):
                                      "revenue, margin",
         "rotation_candidates": "month, client_id, manager_id, last_shipment_date, months_inactive, "
                                "revenue_12m",
+        "retail_audit_monthly": "month, dimension, dimension_value, audited_points, planogram_points, "
+                                "planogram_coverage, mml_skus, mml_present, distribution_coefficient",
     }
     with psycopg.connect(url) as conn:
         for table, contract in contracts.items():

@@ -51,16 +51,16 @@ R2,Rep Two,farmer,field,true
 C1,Client One,vip,retail,,MF,2024-01-01
 C2,Client Two,regular,horeca,,MF,2024-01-01
 """,
-    "trade_points/points_2024-01-01.csv": """point_id,client_id,name,address,territory,channel,rep_id,active,snapshot_date
-P1,C1,Point P1,,North,retail,R1,true,2024-01-01
-P2,C2,Point P2,,North,horeca,R1,true,2024-01-01
-P3,C1,Point P3,,South,retail,R2,true,2024-01-01
-P4,C2,Point P4,,South,,R2,true,2024-01-01
+    "trade_points/points_2024-01-01.csv": """point_id,client_id,territory,channel,rep_id,active,snapshot_date
+P1,C1,North,retail,R1,true,2024-01-01
+P2,C2,North,horeca,R1,true,2024-01-01
+P3,C1,South,retail,R2,true,2024-01-01
+P4,C2,South,,R2,true,2024-01-01
 """,
-    "trade_points/points_2024-03-15.csv": """point_id,client_id,name,address,territory,channel,rep_id,active,snapshot_date
-P1,C1,Point P1,,North,retail,R1,true,2024-03-15
-P2,C2,Point P2,,North,horeca,R2,true,2024-03-15
-P3,C1,Point P3,,South,retail,R2,true,2024-03-15
+    "trade_points/points_2024-03-15.csv": """point_id,client_id,territory,channel,rep_id,active,snapshot_date
+P1,C1,North,retail,R1,true,2024-03-15
+P2,C2,North,horeca,R2,true,2024-03-15
+P3,C1,South,retail,R2,true,2024-03-15
 """,
     "products/products.csv": """sku,name,category,brand,mml
 S1,Must 1,FOOD,b,true
@@ -245,7 +245,8 @@ def test_point_months_are_the_kpi_matrix_interface(runs):
 def test_a_disagreeing_planogram_verdict_warns_and_publishes(runs):
     """A07's rows disagree: the gate warns (it does not block) and the audit counts as not meeting the planogram."""
     with psycopg.connect(runs["url"]) as conn:
-        latest_run = conn.execute("select run_id from audit.gate_decisions order by decision_id desc limit 1").fetchone()[0]
+        latest_run = conn.execute("select run_id from audit.gate_decisions "
+                                  "order by decision_id desc limit 1").fetchone()[0]
         checks = conn.execute("select severity, success from audit.check_results where run_id = %s "
                               "and check_name like %s", (latest_run, "%planogram_verdict_is_the_same_on_every_row%")
                               ).fetchall()

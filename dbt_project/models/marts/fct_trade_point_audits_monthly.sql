@@ -63,8 +63,8 @@ window_audits as (
         ) as recency_in_window
     from months
     inner join audits
-        on audits.audit_month <= months.month
-        and audits.audit_month > months.month - {{ months_interval(var('last_months_window')) }}
+        on months.month >= audits.audit_month
+        and months.month - {{ months_interval(var('last_months_window')) }} < audits.audit_month
 
 ),
 
