@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clientbase.generate.history import History
 from clientbase.generate.timeline import Timeline
 
 AUDIT_SHARE = 0.3          # of a rep's visited client points, audited in a month
@@ -32,11 +33,15 @@ def mml_flags(products: pd.DataFrame) -> np.ndarray:
     return flags
 
 
-def audits(timeline: Timeline, points: pd.DataFrame, visit_rows: pd.DataFrame, lines: pd.DataFrame,
-           products: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Audit rows (audit_id, audit_date, point_id, rep_id, sku, present, planogram_ok, updated_at)."""
-    is_client = points["client_idx"].to_numpy() >= 0
-    visited = visit_rows[is_client[visit_rows["p"].to_numpy()]]
+def audits(timeline: Timeline, points: pd.DataFrame, history: History, visit_rows: pd.DataFrame,
+           lines: pd.DataFrame, products: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Audit rows (audit_id, audit_date, point_id, rep_id, sku, present, planogram_ok, updated_at).
+
+    Only points that are a client's in the list in force are audited: a prospect's shelf
+    carries none of our must-have list yet.
+    """
+    p_v, t_v = visit_rows["p"].to_numpy(), visit_rows["t"].to_numpy()
+    visited = visit_rows[history.point_linked[p_v, history.asof(timeline.n)[t_v]]]
     # One audit on a random visit of a chosen point-month, a second one on another visit sometimes.
     order = visited.assign(r=rng.random(len(visited))).sort_values(["p", "t", "r"], kind="stable")
     rank = order.groupby(["p", "t"]).cumcount().to_numpy()

@@ -96,7 +96,7 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoDa
     invoice_rows = receivables.invoices(timeline, shipments.apply_corrections(lines, fixed), clients, term,
                                         stream(seed, "invoices"))
     payment_rows = receivables.payments(timeline, invoice_rows, life, stream(seed, "payments"))
-    audit_rows = audits.audits(timeline, points, visit_rows, lines, products, stream(seed, "audits"))
+    audit_rows = audits.audits(timeline, points, hist, visit_rows, lines, products, stream(seed, "audits"))
 
     shipped = _contract(lines, "shipments")
     corrected = _contract(fixed, "shipments")
