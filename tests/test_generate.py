@@ -21,11 +21,15 @@ from clientbase.contract import DATASETS
 from clientbase.generate import GenerationSummary, generate, names
 from clientbase.generate.timeline import default_end_month
 
-# The demo does not generate the receivables and retail-audit datasets yet (issue 10, item 4:
-# the generator's invoices, payments and audits); they are optional, the pipeline runs without them.
-NOT_GENERATED_YET = {"invoices", "payments", "retail_audits"}
-GENERATED = {name: ds for name, ds in DATASETS.items() if name not in NOT_GENERATED_YET}
+# Every dataset of the contract, the optional ones (rep costs, receivables, audits) included.
+GENERATED = dict(DATASETS)
 SMALL = dict(months=16, end_month="2025-06", clients=60, seed=7)
+# The size `make demo` uses (24 months, 300 clients, seed 42), at a fixed end month: the
+# handover plan needs several hunters, which only a base of this size has.
+DEMO = dict(months=24, end_month="2026-10", clients=300, seed=42)
+HANDOVER_TARGET = 5  # metrics §3 (the dbt var handover_target): VIP / key clients per 3 months
+FARMER_PLAN = {"stabilized": 0.8, "unstabilized": 0.16, "lost": 0.05}  # metrics §3 (the plan seed)
+BASE = ("new", "returned", "stabilized", "unstabilized", "lost")
 TIER_LABELS = {"VIP": "vip", "Основной": "key", "Рядовой": "regular"}
 BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
          "да": True, "нет": False}
@@ -82,13 +86,14 @@ def typed(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
         elif col.type == "int":
             out[col.name] = v.astype(np.int64)
         elif col.type == "bool":
-            out[col.name] = v.str.lower().map(BOOLS).where(~empty, True).astype(bool)
+            default = col.name != "mml" and col.name != "planogram_ok"  # sources.md: empty = false
+            out[col.name] = v.str.lower().map(BOOLS).where(~empty, default).astype(bool)
         else:
             out[col.name] = v.where(~empty, None)
     result = pd.DataFrame(out)
     if dataset == "clients":
         result["tier"] = result["tier"].map(lambda t: TIER_LABELS.get(t, t))
-    if dataset == "shipments":
+    if dataset in ("shipments", "invoices"):
         result["status"] = result["status"].fillna("posted")
     return result
 
@@ -128,6 +133,34 @@ def statuses_at(active: list[bool]) -> str:
     return "dormant" if m - last > 12 else "lost"
 
 
+def active_matrix(data: dict, months: pd.PeriodIndex) -> pd.DataFrame:
+    """client x month: posted net revenue of the month > 0 (metrics §1), every listed client."""
+    final = final_shipments(data["shipments"])
+    posted = final[final["status"] == "posted"]
+    month = posted["doc_date"].dt.to_period("M")
+    net = posted.groupby([posted["client_id"], month])["revenue"].sum().unstack(fill_value=0)
+    clients = sorted(concat(data["clients"])["client_id"].unique())
+    return net.reindex(index=clients, columns=months, fill_value=0) > 0
+
+
+def end_statuses(data: dict, months: pd.PeriodIndex) -> pd.Series:
+    """Each client's status in the last month."""
+    active = active_matrix(data, months)
+    return pd.Series([statuses_at(list(row)) for row in active.to_numpy()], index=active.index)
+
+
+def asof(lists: pd.DataFrame, months: pd.PeriodIndex, column: str) -> pd.DataFrame:
+    """client x month: ``column`` in the latest list dated on or before the month's last day
+    (the first list before any exists), as sources.md defines the as-of list."""
+    snaps = np.sort(lists["snapshot_date"].unique())
+    ends = np.array([m.end_time.normalize().to_datetime64() for m in months])
+    k = np.maximum(np.searchsorted(snaps, ends, side="right") - 1, 0)
+    wide = lists.pivot(index="client_id", columns="snapshot_date", values=column).reindex(columns=snaps)
+    out = wide.iloc[:, k]
+    out.columns = months
+    return out
+
+
 # --------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
@@ -139,6 +172,15 @@ def generated(tmp_path_factory) -> tuple[Path, GenerationSummary]:
 @pytest.fixture(scope="module")
 def data(generated) -> dict[str, list[tuple[Path, pd.DataFrame]]]:
     return load(generated[0])
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict[str, list[tuple[Path, pd.DataFrame]]]:
+    """The demo-sized distributor's reference lists and shipments, read back from its files."""
+    root = tmp_path_factory.mktemp("demo")
+    generate(root, **DEMO)
+    return {name: [(p, typed(read_raw(p), name)) for p in sorted((root / name).glob("*.csv"))]
+            for name in ("managers", "clients", "shipments")}
 
 
 def relative_bytes(root: Path) -> dict[str, bytes]:
@@ -237,6 +279,15 @@ def test_facts_reference_known_clients_points_skus_and_reps(data):
         assert set(frame["rep_id"]) <= staff, name
     assert set(concat(data["rep_costs"])["rep_id"]) <= staff
     assert set(managers["role"]) == {"farmer", "hunter"}
+    invoices = concat(data["invoices"])
+    payments = concat(data["payments"])
+    audits = concat(data["retail_audits"])
+    assert set(invoices["client_id"]) <= set(clients["client_id"])
+    assert set(payments["doc_id"]) <= set(invoices["doc_id"])
+    paid_by = payments.merge(invoices, on="doc_id", suffixes=("", "_invoice"))
+    assert (paid_by["client_id"] == paid_by["client_id_invoice"]).all()  # a client pays its own invoices
+    assert set(audits["point_id"]) <= set(points["point_id"])
+    assert set(audits["rep_id"]) <= staff and set(audits["sku"]) <= skus
 
     # The point delivered to belongs to that client in the list in force that month.
     snaps = np.sort(points["snapshot_date"].unique())
@@ -255,6 +306,14 @@ def test_facts_reference_known_clients_points_skus_and_reps(data):
     planned = plan.merge(points, left_on=["point_id", "snap"], right_on=["point_id", "snapshot_date"],
                          suffixes=("", "_list"))
     assert (planned["rep_id"] == planned["rep_id_list"]).all()
+    # An audit is made by the point's assigned rep, at a client's point open that month.
+    audits["snap"] = snaps[np.searchsorted(snaps, (audits["audit_date"] + pd.offsets.MonthEnd(0)).to_numpy(),
+                                           side="right") - 1]
+    audited = audits.merge(points, left_on=["point_id", "snap"], right_on=["point_id", "snapshot_date"],
+                           suffixes=("", "_list"))
+    assert len(audited) == len(audits)
+    assert (audited["rep_id"] == audited["rep_id_list"]).all()
+    assert audited["active"].all() and audited["client_id"].notna().all()
 
 
 def test_some_files_are_1c_exports(generated, data):
@@ -266,7 +325,9 @@ def test_some_files_are_1c_exports(generated, data):
         forms[path.relative_to(root)] = (encoding, ";" in header, header)
     one_c = [p for p, (_, semi, header) in forms.items() if semi and header.startswith(" ")]
     plain = [p for p, (enc, semi, _) in forms.items() if enc == "utf-8" and not semi]
-    assert {p.parts[0] for p in one_c} >= {"shipments", "clients", "products", "managers", "rep_costs"}
+    assert {p.parts[0] for p in one_c} >= {"shipments", "clients", "products", "managers", "rep_costs",
+                                           "invoices", "payments"}
+    assert {p.parts[0] for p in plain} >= {"invoices", "retail_audits"}
     # Files with Cyrillic text are Windows-1251 (shipments carry none: ASCII either way).
     assert all(forms[p][0] == "cp1251" for p in one_c if p.parts[0] in ("clients", "products", "managers"))
     assert plain and any(p.parts[0] == "shipments" for p in plain)
@@ -287,6 +348,11 @@ def test_some_files_are_1c_exports(generated, data):
     assert any("," in cell for cell in line.split(";"))  # decimal comma
     tiers = set(concat(data["clients"])["tier"])
     assert tiers == {"vip", "key", "regular"}
+    invoice_1c = next(p for p in one_c if p.parts[0] == "invoices")
+    body = (root / invoice_1c).read_bytes().decode("cp1251")
+    statuses = {line.split(";")[5] for line in body.splitlines()[1:]}
+    assert "" in statuses and "posted" not in statuses  # 1C leaves a posted invoice's status empty
+    assert "да" in text and "нет" in text  # products' mml flag, in 1C words
 
 
 def test_vocabulary_fits_windows_1251():
@@ -371,6 +437,170 @@ def test_visits_follow_plans_and_orders_follow_visits(data):
     assert len(effective & planned) > 10
     costs = concat(data["rep_costs"])
     assert (costs["salary"] > 0).all() and costs["fuel"].isna().any() and costs["fuel"].notna().any()
+
+
+def test_invoices_bill_the_waybills_with_vat_on_client_terms(data):
+    invoices = concat(data["invoices"])
+    final = final_shipments(data["shipments"])
+    posted = final[final["status"] == "posted"]
+    billed = invoices[invoices["doc_id"].isin(set(final["doc_id"]))]
+    assert len(billed) / len(invoices) > 0.95  # mostly a waybill's doc_id, not always
+    assert not invoices["doc_id"].isin(set(final["doc_id"])).all()
+    revenue = posted.groupby("doc_id")["revenue"].sum()
+    live = billed[billed["status"] == "posted"]
+    assert np.allclose(live["amount"].to_numpy(), revenue.reindex(live["doc_id"]).to_numpy() * 1.2, atol=0.01)
+    # A cancelled invoice is a waybill none of whose lines stayed posted.
+    cancelled = invoices[invoices["status"] == "cancelled"]
+    assert 0 < len(cancelled) < 0.02 * len(invoices)
+    assert not cancelled["doc_id"].isin(set(posted["doc_id"])).any()
+    assert set(invoices["status"]) == {"posted", "cancelled"} and (invoices["amount"] > 0).all()
+
+    term = (invoices["due_date"] - invoices["doc_date"]).dt.days
+    assert (term >= 0).all()
+    assert (term == 0).any() and set(term[term > 0]) <= set(range(14, 46))
+    assert invoices.assign(term=term).groupby("client_id")["term"].nunique().max() == 1  # a term per client
+    assert (term > 0).mean() > 0.6  # most clients pay on a deferred term
+
+
+def test_payments_are_on_time_late_partial_reversed_split_or_missing(data, generated):
+    invoices = concat(data["invoices"]).set_index("doc_id")
+    payments = concat(data["payments"])
+    paid = payments.merge(invoices[["doc_date", "due_date", "amount", "status"]], left_on="doc_id",
+                          right_index=True, suffixes=("", "_invoice"))
+    assert (paid["payment_date"] >= paid["doc_date"]).all()  # never before its invoice
+    assert (paid["status"] == "posted").all()  # a cancelled invoice is not paid
+    assert paid["payment_date"].max() <= pd.Timestamp(SMALL["end_month"]) + pd.offsets.MonthEnd(0)
+    # The paid total of an invoice never goes negative, nor over the amount, at any date.
+    paid = paid.sort_values(["doc_id", "payment_date", "amount"], ascending=[True, True, False], kind="stable")
+    running = paid.groupby("doc_id")["amount"].cumsum()
+    assert (running >= -0.005).all() and (running <= paid["amount_invoice"] + 0.005).all()
+
+    total = paid.groupby("doc_id")["amount"].sum()
+    rows = paid.groupby("doc_id").size()
+    negative = set(paid.loc[paid["amount"] < 0, "doc_id"])
+    amount = invoices["amount"]
+    on_delivery = invoices.index[invoices["due_date"] == invoices["doc_date"]]
+    same_day = paid[(paid["payment_date"] == paid["doc_date"]) & paid["doc_id"].isin(on_delivery)]
+    assert len(same_day) > 0  # paid on delivery
+    settled = total.index[np.isclose(total, amount.reindex(total.index), atol=0.01)]
+    assert any(d in negative for d in settled)  # reversed, then paid again
+    assert any(d in negative and total[d] < 0.01 for d in total.index)  # reversed, not paid again (yet)
+    partial = total.index[(total > 0.01) & (total < amount.reindex(total.index) - 0.01)]
+    assert len(partial) > 0 and (rows[partial] >= 1).all()
+    assert any(rows[d] >= 2 and d not in negative and d in settled for d in total.index)  # in two parts
+    per_order = payments.groupby("payment_id")["doc_id"].nunique()
+    assert (per_order >= 2).sum() > 0  # one payment order settling several invoices
+    split = payments[payments["payment_id"].isin(per_order.index[per_order >= 2])]
+    assert (split.groupby("payment_id")["client_id"].nunique() == 1).all()
+    assert (split.groupby("payment_id")["payment_date"].nunique() == 1).all()
+    posted = invoices[invoices["status"] == "posted"]
+    old = posted[posted["due_date"] < pd.Timestamp(SMALL["end_month"]) - pd.DateOffset(months=3)]
+    never = old.index.difference(total.index)
+    assert 0 < len(never) < 0.05 * len(old)  # a few invoices are never paid
+    late = paid[(paid["payment_date"] > paid["due_date"]) & (paid["amount"] > 0)]
+    assert len(late) > 0.05 * len(paid)
+
+
+def test_late_payments_are_more_frequent_among_clients_that_end_lost(data):
+    months = pd.period_range(end=SMALL["end_month"], periods=SMALL["months"], freq="M")
+    status = end_statuses(data, months)
+    invoices = concat(data["invoices"])
+    payments = concat(data["payments"])
+    deferred = invoices[(invoices["status"] == "posted") & (invoices["due_date"] > invoices["doc_date"])
+                        & (invoices["due_date"] < pd.Timestamp(SMALL["end_month"]) - pd.DateOffset(months=2))]
+    on_time = (payments.merge(deferred[["doc_id", "due_date"]], on="doc_id")
+               .query("payment_date <= due_date").groupby("doc_id")["amount"].sum())
+    late = on_time.reindex(deferred["doc_id"]).fillna(0).to_numpy() < deferred["amount"].to_numpy() - 0.01
+    rate = pd.Series(late).groupby(deferred["client_id"].map(status).to_numpy()).mean()
+    lost = late[deferred["client_id"].map(status).isin(["lost", "dormant"]).to_numpy()].mean()
+    assert lost > 1.5 * rate["stabilized"], rate.to_dict()
+    assert 0.05 < rate["stabilized"] < 0.35, rate.to_dict()  # steady clients are late too, sometimes
+
+
+def test_audits_check_the_mml_and_the_planogram_every_month(data):
+    products = concat(data["products"])
+    mml = set(products.loc[products["mml"], "sku"])
+    assert 5 <= len(mml) <= 8 and not products["mml"].all()
+    audits = concat(data["retail_audits"])
+    per_audit = audits.groupby("audit_id").agg(
+        date=("audit_date", "first"), dates=("audit_date", "nunique"), point=("point_id", "first"),
+        points=("point_id", "nunique"), reps=("rep_id", "nunique"), verdicts=("planogram_ok", "nunique"),
+        ok=("planogram_ok", "first"), mml_listed=("sku", lambda s: s.isin(mml).sum()),
+        others=("sku", lambda s: (~s.isin(mml)).sum()))
+    assert (per_audit[["dates", "points", "reps", "verdicts"]] == 1).all().all()  # one verdict per audit
+    assert per_audit["ok"].any() and not per_audit["ok"].all()
+    assert set(per_audit["mml_listed"]) == {len(mml), len(mml) - 1}  # sometimes one MML SKU not listed
+    assert (per_audit["others"] >= 1).all()
+    month = per_audit["date"].dt.to_period("M")
+    assert month.nunique() == SMALL["months"]
+    assert (per_audit.groupby([per_audit["point"], month]).size() >= 2).any()  # audited twice in a month
+    present = audits.loc[audits["sku"].isin(mml), "present"]
+    assert 0.2 < present.mean() < 0.9
+    # Only part of the visited client points is audited in a month.
+    visits = concat(data["visits"])
+    visited = visits.groupby(visits["visit_date"].dt.to_period("M"))["point_id"].nunique()
+    audited = per_audit.groupby(month)["point"].nunique()
+    assert (audited < 0.6 * visited.reindex(audited.index)).all()
+
+
+def test_hunters_hand_vip_and_key_clients_to_farmers(demo):
+    """metrics §3 on the demo-sized lists: a hunter meets the handover target in some months,
+    another never does; farmers' plan shares are met by some, missed by others."""
+    months = pd.period_range(end=DEMO["end_month"], periods=DEMO["months"], freq="M")
+    managers = concat(demo["managers"])
+    lists = concat(demo["clients"])
+    role = dict(zip(managers["manager_id"], managers["role"], strict=True))
+    owner = asof(lists, months, "manager_id")
+    tier = asof(lists, months, "tier")
+    is_farmer = owner.apply(lambda col: col.map(role) == "farmer")
+    big = tier.isin(["vip", "key"])
+    hunters = sorted(m for m, r in role.items() if r == "hunter")
+    assert len(hunters) >= 2
+    handed = pd.DataFrame(0, index=months, columns=hunters)
+    for j in range(1, len(months)):
+        for h in hunters:
+            moved = is_farmer.iloc[:, j] & (owner.iloc[:, j - 1] == h) & big.iloc[:, j]
+            handed.iloc[j: j + 3, handed.columns.get_loc(h)] += int(moved.sum())
+    best = handed.max()
+    assert best.max() >= HANDOVER_TARGET, handed
+    assert best.min() < HANDOVER_TARGET, handed
+    assert (handed >= HANDOVER_TARGET).to_numpy().sum() < handed.size / 2  # meeting the plan is not the rule
+
+    active = active_matrix(demo, months)
+    last = pd.Series([statuses_at(list(row)) for row in active.to_numpy()], index=active.index)
+    farmers = [m for m, r in role.items() if r == "farmer" and (owner.iloc[:, -1] == m).any()]
+    on_plan = {}
+    for f in farmers:
+        base = last[(owner.iloc[:, -1] == f).reindex(last.index, fill_value=False) & last.isin(BASE)]
+        share = base.value_counts(normalize=True)
+        on_plan[f] = (share.get("stabilized", 0) >= FARMER_PLAN["stabilized"]
+                      and share.get("unstabilized", 0) <= FARMER_PLAN["unstabilized"]
+                      and share.get("lost", 0) <= FARMER_PLAN["lost"])
+    assert any(on_plan.values()) and not all(on_plan.values()), on_plan
+
+
+def test_every_generated_row_loads(clean_warehouse, generated):
+    """The loader takes every generated row: nothing quarantined, nothing held, nothing rejected."""
+    from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
+    from clientbase.extract.run import Sources, extract_datasets
+
+    root, summary = generated
+    results = [r for flow in (SHIPMENTS_FLOW, VISITS_FLOW)
+               for r in extract_datasets(clean_warehouse, flow, Sources(root))]
+    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in results)
+    with psycopg.connect(clean_warehouse) as conn:
+        quarantine = conn.execute("select dataset, reason_code, count(*) from audit.quarantine "
+                                  "group by 1, 2 order by 1, 2").fetchall()
+        held = conn.execute("select count(*) from audit.quarantine where released_at is null").fetchone()[0]
+        batches = dict(conn.execute("select status, count(*) from audit.batches group by 1").fetchall())
+        counts = {name: conn.execute(f'select count(*) from raw."{name}"').fetchone()[0] for name in GENERATED}
+        mml = conn.execute("select count(*) from raw.products where mml").fetchone()[0]
+        planogram = conn.execute("select count(distinct audit_id) from raw.retail_audits "
+                                 "where planogram_ok").fetchone()[0]
+    assert quarantine == [] and held == 0
+    assert batches == {"loaded": len(summary.files)}
+    assert counts == {**summary.row_counts, "shipments": summary.row_counts["shipments"] + summary.correction_rows}
+    assert 5 <= mml <= 8 and planogram > 0
 
 
 def test_default_end_month_is_the_last_complete_month():

@@ -15,6 +15,9 @@ from clientbase.generate import names
 
 TIERS = ("vip", "key", "regular")
 TIER_SHARES = (0.08, 0.22, 0.70)
+# Clients won during the period are what hunters chase: big accounts more often than the
+# base at large, so a hunter has VIP and key clients to hand over (metrics §3, target 5).
+LATE_TIER_SHARES = (0.25, 0.45, 0.30)
 CHANNELS_BY_TIER = {
     "vip": (("chain", "wholesale"), (0.6, 0.4)),
     "key": (("retail", "chain", "horeca", "wholesale"), (0.4, 0.2, 0.2, 0.2)),
@@ -56,6 +59,8 @@ def build_clients(kinds: np.ndarray, territories: tuple[str, ...], rng: np.rando
     """Counterparties with their initial tier, channel, home territory and discount."""
     n = len(kinds)
     tier = rng.choice(TIERS, n, p=TIER_SHARES).astype(object)
+    won = kinds == "late"
+    tier[won] = rng.choice(TIERS, won.sum(), p=LATE_TIER_SHARES)
     # The scripted "new" client is a key account: a hunter's handover candidate in the last month.
     tier[np.flatnonzero(kinds == "late")[0]] = "key"
     channel = np.empty(n, dtype=object)

@@ -23,6 +23,17 @@ ROTATION_RATE = 0.03
 TIER_CHANGE_RATE = 0.04
 REP_CHANGE_RATE = 0.03
 FARMER_WEIGHTS = (0.35, 0.2, 0.15, 0.12, 0.1, 0.08)  # uneven books: the first farmer is overloaded
+# One farmer (the last who stays) keeps a tidy book: few of the clients that lapse come his
+# way, so the demo shows a farmer on plan (metrics §3 plan shares) beside farmers off it.
+TIDY_FARMER_MESSY_WEIGHT = 0.1
+MESSY_KINDS = ("irregular", "churning", "returning")
+# Hunters win new clients unevenly: the first is the star who meets the handover target.
+HUNTER_WEIGHTS = (0.65, 0.25, 0.1)
+HANDOVER_AFTER_MONTHS = 1          # a won VIP / key client goes to a farmer once it has ordered for a month
+REGULAR_HANDOVER = (4, 0.3)        # a regular one after 4 months, and only sometimes
+# Handovers are agreed at a review every other list (the latest list is one), so a good
+# hunter hands several clients over at once: what the 3-month handover target measures.
+HANDOVER_REVIEW_EVERY = 2
 
 
 @dataclass(frozen=True)
@@ -49,52 +60,67 @@ def snapshot_months(timeline: Timeline) -> np.ndarray:
 def simulate(timeline: Timeline, clients: pd.DataFrame, points: pd.DataFrame, staff: pd.DataFrame,
              life: Lifecycles, rng: np.random.Generator) -> History:
     snap_t = snapshot_months(timeline)
-    owner, listed = _owners(snap_t, clients, staff, life, rng)
     tier = _tiers(snap_t, clients, life, rng)
+    owner, listed = _owners(snap_t, clients, tier, staff, life, rng)
     rep, active = _points(snap_t, points, staff, life, rng)
     client_idx = points["client_idx"].to_numpy()
     linked = (client_idx[:, None] >= 0) & listed[np.maximum(client_idx, 0)]
     return History(snap_t, owner, tier, listed, rep, active, linked)
 
 
-def _owners(snap_t: np.ndarray, clients: pd.DataFrame, staff: pd.DataFrame, life: Lifecycles,
-            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _owners(snap_t: np.ndarray, clients: pd.DataFrame, tier: np.ndarray, staff: pd.DataFrame,
+            life: Lifecycles, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(C, K) owner in every list and (C, K) whether the client is listed at all.
+
+    ``tier`` is the (C, K) tier per list: a hunter hands a client over by its tier in the
+    list that records the change (the tier metrics §3 checks at the change).
+    """
     n, k_all = len(clients), len(snap_t)
     farmers = staff.loc[staff["kind"] == "farmer", "manager_id"].to_numpy()
     staying = farmers[:-1]  # the last farmer leaves
     hunters = staff.loc[staff["kind"] == "hunter", "manager_id"].to_numpy()
-    weights = np.resize(np.asarray(FARMER_WEIGHTS), len(farmers))
     kind, first = life.kind, life.first
     idle_from, back = life.return_gap[:, 0], life.return_gap[:, 1]
 
+    weights = np.tile(np.resize(np.asarray(FARMER_WEIGHTS), len(farmers)), (n, 1))
+    weights[np.isin(kind, MESSY_KINDS), len(farmers) - 2] *= TIDY_FARMER_MESSY_WEIGHT
+    cumulative = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    pick = (rng.random(n)[:, None] < cumulative).argmax(axis=1)
     owner = np.empty((n, k_all), dtype=object)
-    owner[:, 0] = rng.choice(farmers, n, p=weights / weights.sum())
+    owner[:, 0] = farmers[pick]
+    tidy = farmers[len(farmers) - 2]
     late = kind == "late"
-    owner[late, 0] = rng.choice(hunters, late.sum())
+    hunter_weights = np.resize(np.asarray(HUNTER_WEIGHTS), len(hunters))
+    owner[late, 0] = rng.choice(hunters, late.sum(), p=hunter_weights / hunter_weights.sum())
     home_farmer = owner[:, 0].copy()  # where a reactivated client goes back to
     home_farmer[late] = rng.choice(staying, late.sum())
     leaves_at = max(1, k_all * 2 // 3)
-    tier0 = clients["tier"].to_numpy()
 
     for k in range(1, k_all):
         st = snap_t[k]
         cur = owner[:, k - 1].copy()
         if k == leaves_at:
             gone = cur == farmers[-1]
-            cur[gone] = rng.choice(staying, gone.sum())
+            cur[gone] = _successors(staying, tidy, kind[gone], rng)
         if k >= leaves_at:
-            home_farmer[home_farmer == farmers[-1]] = rng.choice(staying, (home_farmer == farmers[-1]).sum())
+            orphan = home_farmer == farmers[-1]
+            home_farmer[orphan] = _successors(staying, tidy, kind[orphan], rng)
         pool = staying if k >= leaves_at else farmers
         by_farmer = np.isin(cur, pool)
         rotate = by_farmer & (rng.random(n) < ROTATION_RATE)
         for c in np.flatnonzero(rotate):
-            cur[c] = rng.choice(pool[pool != cur[c]])
+            others = pool[(pool != cur[c]) & ((pool != tidy) | (kind[c] not in MESSY_KINDS))]
+            cur[c] = rng.choice(others if len(others) else pool[pool != cur[c]])
         home_farmer[by_farmer] = cur[by_farmer]
         by_hunter = np.isin(cur, hunters)
-        # Hunters hand grown clients (4+ months since the first order) to farmers.
-        grown = late & by_hunter & (first >= 0) & (st - first >= 4)
-        p_hand = np.where(tier0 == "regular", 0.3, 0.8)
-        hand = grown & (rng.random(n) < p_hand)
+        # Hunters hand the clients they won to farmers: VIP and key accounts once they have
+        # ordered for a couple of months (while still new), regular ones later and not always.
+        big = np.isin(tier[:, k], ("vip", "key"))
+        months_in = np.where(first >= 0, st - first, -1)
+        review = (k_all - 1 - k) % HANDOVER_REVIEW_EVERY == 0
+        hand = review & late & by_hunter & np.where(
+            big, months_in >= HANDOVER_AFTER_MONTHS,
+            (months_in >= REGULAR_HANDOVER[0]) & (rng.random(n) < REGULAR_HANDOVER[1]))
         cur[hand] = home_farmer[hand]
         # Lapsed returning clients go to a hunter while idle, and back once they buy again.
         lapsed = (idle_from >= 0) & (idle_from <= st) & (st < back) & np.isin(cur, pool)
@@ -107,6 +133,16 @@ def _owners(snap_t: np.ndarray, clients: pd.DataFrame, staff: pd.DataFrame, life
     k_first = np.searchsorted(snap_t, np.maximum(first, 0), side="right") - 1
     listed = ~late[:, None] | (np.arange(k_all)[None, :] >= k_first[:, None])
     return owner, listed
+
+
+def _successors(staying: np.ndarray, tidy: str, kinds: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Farmers taking over the leaver's clients: any who stays, the tidy one only the steady clients."""
+    out = rng.choice(staying, len(kinds)).astype(object)
+    messy = np.isin(kinds, MESSY_KINDS) & (out == tidy)
+    others = staying[staying != tidy]
+    if len(others):
+        out[messy] = rng.choice(others, messy.sum())
+    return out
 
 
 def _tiers(snap_t: np.ndarray, clients: pd.DataFrame, life: Lifecycles, rng: np.random.Generator) -> np.ndarray:

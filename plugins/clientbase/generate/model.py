@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from clientbase.contract import DATASETS
-from clientbase.generate import costs, entities, history, lifecycle, shipments, visits
+from clientbase.generate import audits, costs, entities, history, lifecycle, receivables, shipments, visits
 from clientbase.generate.statuses import client_statuses, status_counts
 from clientbase.generate.timeline import Timeline
 
@@ -43,6 +43,9 @@ class DemoData:
     visit_plan: pd.DataFrame
     visits: pd.DataFrame
     rep_costs: pd.DataFrame
+    invoices: pd.DataFrame       # one per sales waybill (and a few services), current version
+    payments: pd.DataFrame       # one row per (payment order, invoice)
+    retail_audits: pd.DataFrame  # one row per SKU checked in an audit
     end_statuses: dict[str, int]  # client statuses in the last month, from the shipments
 
     def final_shipments(self) -> pd.DataFrame:
@@ -51,10 +54,9 @@ class DemoData:
         return final.sort_values(["doc_date", "doc_id", "line_no"], kind="stable").reset_index(drop=True)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Dataset name -> its full current content, in contract load order (an optional
-        dataset the demo does not generate, yet, is left out: the pipeline runs without it)."""
+        """Dataset name -> its full current content, in contract load order."""
         current = {"shipments": self.final_shipments()}
-        return {name: current.get(name, getattr(self, name)) for name in DATASETS if hasattr(self, name)}
+        return {name: current.get(name, getattr(self, name)) for name in DATASETS}
 
 
 def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoData:
@@ -68,6 +70,7 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoDa
     life = lifecycle.simulate(kinds, n_months, stream(seed, "lifecycle"))
     territories = entities.territories_for(n_clients)
     products = entities.build_products(stream(seed, "products"))
+    products["mml"] = audits.mml_flags(products)
     clients = entities.build_clients(kinds, territories, stream(seed, "clients"))
     points, appetite = entities.build_points(clients, territories, products["category"].nunique(),
                                              stream(seed, "points"))
@@ -89,6 +92,12 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoDa
     client_buys[has_client] = life.active[points["client_idx"].to_numpy()[has_client]]
     visit_rows["result"] = visits.assign_results(visit_rows, order_rows, client_buys, stream(seed, "results"))
 
+    term = receivables.terms(clients, stream(seed, "terms"))
+    invoice_rows = receivables.invoices(timeline, shipments.apply_corrections(lines, fixed), clients, term,
+                                        stream(seed, "invoices"))
+    payment_rows = receivables.payments(timeline, invoice_rows, life, stream(seed, "payments"))
+    audit_rows = audits.audits(timeline, points, hist, visit_rows, lines, products, stream(seed, "audits"))
+
     shipped = _contract(lines, "shipments")
     corrected = _contract(fixed, "shipments")
     activity = activity_from_shipments(shipments.apply_corrections(shipped, corrected),
@@ -107,6 +116,9 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoDa
         visit_plan=_contract(plan_rows, "visit_plan"),
         visits=_contract(visit_rows, "visits"),
         rep_costs=_contract(costs.rep_costs(timeline, staff, visit_rows, stream(seed, "costs")), "rep_costs"),
+        invoices=_contract(invoice_rows, "invoices"),
+        payments=_contract(payment_rows, "payments"),
+        retail_audits=_contract(audit_rows, "retail_audits"),
         end_statuses=status_counts(client_statuses(activity)[:, -1]),
     )
 
@@ -122,7 +134,7 @@ def activity_from_shipments(final: pd.DataFrame, client_ids: pd.Series, timeline
 
 def _contract(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """The contract's columns in its order. An optional column the demo does not generate
-    (yet) is left empty rather than failing, so the contract can grow ahead of the demo."""
+    is left empty rather than failing, so the contract can grow ahead of the demo."""
     ds = DATASETS[dataset]
     missing = [c for c in ds.required if c not in frame.columns]
     if missing:

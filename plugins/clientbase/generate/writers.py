@@ -1,10 +1,11 @@
 """Writing the demo out: CSV files in a landing folder, or tables in a source database.
 
 Files come in two forms on purpose. Plain UTF-8, comma-separated, ISO dates is what the
-SFA app sends. The ERP batches (some shipments months, the corrections, reference lists,
-rep costs) look like a Russian 1C export: ``;``-separated, Windows-1251, ``DD.MM.YYYY``
-dates, decimal commas, ``да``/``нет``, tiers in Russian and headers in odd case with
-spaces around — so a demo run proves the reader copes with real exports.
+SFA app sends (retail audits included). The ERP batches (some shipments and invoices
+months, the corrections, reference lists, rep costs, payments) look like a Russian 1C
+export: ``;``-separated, Windows-1251, ``DD.MM.YYYY`` dates, decimal commas, ``да``/``нет``,
+tiers in Russian and headers in odd case with spaces around — so a demo run proves the
+reader copes with real exports.
 
 File names sort in load order (sources.md: a folder is loaded in name order):
 ``shipments_2025-03.csv`` < ``shipments_2025-03_corrections.csv`` because ``.`` < ``_``.
@@ -128,11 +129,16 @@ def file_batches(data: DemoData) -> list[tuple[str, str, pd.DataFrame, FileForm]
         out.append((f"trade_points/trade_points_{day:%Y-%m-%d}.csv", "trade_points", rows, PLAIN))
     for dataset, column, frame in (("shipments", "doc_date", data.shipments),
                                    ("visit_plan", "plan_date", data.visit_plan),
-                                   ("visits", "visit_date", data.visits)):
+                                   ("visits", "visit_date", data.visits),
+                                   ("invoices", "doc_date", data.invoices),
+                                   ("payments", "payment_date", data.payments),
+                                   ("retail_audits", "audit_date", data.retail_audits)):
         month = pd.to_datetime(frame[column]).dt.to_period("M")
         for period, rows in frame.groupby(month, sort=True):
-            # Odd calendar months of the ERP come out of the old 1C exporter.
-            form = ONE_C if dataset == "shipments" and period.month % 2 == 1 else PLAIN
+            # Odd calendar months of the ERP's documents come out of the old 1C exporter;
+            # payments always do (the bank statements are processed in 1C).
+            old_exporter = dataset in ("shipments", "invoices") and period.month % 2 == 1
+            form = ONE_C if old_exporter or dataset == "payments" else PLAIN
             out.append((f"{dataset}/{dataset}_{period}.csv", dataset, rows, form))
     last = data.timeline.label(data.timeline.n - 1)
     out.append((f"shipments/shipments_{last}_corrections.csv", "shipments", data.corrections, ONE_C))
