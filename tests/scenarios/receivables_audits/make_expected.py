@@ -1,6 +1,6 @@
 """Write expected/*.csv of the receivables_audits scenario from the hand tables below.
 
-Every value here was worked out by hand from spec/metrics.md §8–§10 (the arithmetic is in README.md,
+Every value here was worked out by hand from spec/metrics.md §4, §5 and §8–§10 (the arithmetic is in README.md,
 table by table); this file only writes those tables out as CSV, with ratios typed as exact fractions
 ("5/19") so that the CSV carries the full float and the compare (rel 1e-9) is not fooled by rounding.
 Nothing here reads landing/ or the warehouse. Run: ``python tests/scenarios/receivables_audits/make_expected.py``.
@@ -170,6 +170,75 @@ MATRIX = {
     },
 }
 
+# README "coverage_monthly" (existing table, §4): (dimension, value) -> okb pakb akb coverage_pakb coverage_okb
+# akb_3m stable_akb_3m stability_3m
+COVERAGE = {
+    "2024-01-01": {
+        ("total", "all"): "5 4 4 1 4/5 4 0 0",
+        ("territory", "North"): "2 2 2 1 1 2 0 0",
+        ("territory", "South"): "3 2 2 1 2/3 2 0 0",
+        ("rep", "R1"): "2 2 2 1 1 2 0 0",
+        ("rep", "R2"): "2 2 2 1 1 2 0 0",
+        ("rep", "R3"): "1 0 0 - 0 0 0 -",
+        ("channel", "retail"): "3 2 2 1 2/3 2 0 0",
+        ("channel", "horeca"): "2 2 2 1 1 2 0 0",
+    },
+    "2024-02-01": {
+        ("total", "all"): "5 4 3 3/4 3/5 4 0 0",
+        ("territory", "North"): "2 2 2 1 1 2 0 0",
+        ("territory", "South"): "3 2 1 1/2 1/3 2 0 0",
+        ("rep", "R1"): "2 2 2 1 1 2 0 0",
+        ("rep", "R2"): "2 2 1 1/2 1/2 2 0 0",
+        ("rep", "R3"): "1 0 0 - 0 0 0 -",
+        ("channel", "retail"): "3 2 2 1 2/3 2 0 0",
+        ("channel", "horeca"): "2 2 1 1/2 1/2 2 0 0",
+    },
+    "2024-03-01": {
+        ("total", "all"): "5 4 4 1 4/5 4 3 3/4",
+        ("territory", "North"): "2 2 2 1 1 2 2 1",
+        ("territory", "South"): "3 2 2 1 2/3 2 1 1/2",
+        ("rep", "R1"): "2 2 2 1 1 2 2 1",
+        ("rep", "R2"): "2 2 2 1 1 2 1 1/2",
+        ("rep", "R3"): "1 0 0 - 0 0 0 -",
+        ("channel", "retail"): "3 2 2 1 2/3 2 2 1",
+        ("channel", "horeca"): "2 2 2 1 1 2 1 1/2",
+    },
+    "2024-04-01": {
+        ("total", "all"): "5 5 3 3/5 3/5 4 2 1/2",
+        ("territory", "North"): "2 2 2 1 1 2 2 1",
+        ("territory", "South"): "3 3 1 1/3 1/3 2 0 0",
+        ("rep", "R1"): "1 1 1 1 1 1 1 1",
+        ("rep", "R2"): "3 3 2 2/3 2/3 3 1 1/3",
+        ("rep", "R3"): "1 1 0 0 0 0 0 -",
+        ("channel", "retail"): "3 3 1 1/3 1/3 2 1 1/2",
+        ("channel", "horeca"): "2 2 2 1 1 2 1 1/2",
+    },
+}
+
+# README "visits_monthly" (existing table, §5): rep -> planned actual orders effective visit_effectiveness
+# kpd_effectiveness stt_3m akb_3m stt_share rep_cost cost_per_visit cost_per_order margin margin_per_order
+# useful_income_share (R3 in Jan and Feb has no plan, visit or order: an all-zero row, left out)
+VISITS = {
+    "2024-01-01": {
+        "R1": "2 2 2 2 1 1 2 2 1 60 30 30 280 140 11/14",
+        "R2": "2 2 2 2 1 1 2 2 1 - - - 240 - -",
+    },
+    "2024-02-01": {
+        "R1": "2 2 2 1 1 1/2 1 2 1/2 60 30 30 200 100 7/10",
+        "R2": "2 2 1 1 1/2 1/2 1 2 1/2 50 25 50 120 120 7/12",
+    },
+    "2024-03-01": {
+        "R1": "2 2 2 1 1 1/2 1 2 1/2 60 30 30 200 100 7/10",
+        "R2": "2 2 2 2 1 1 1 2 1/2 - - - - - -",
+        "R3": "0 1 0 0 - - 0 0 - - - - 0 - -",
+    },
+    "2024-04-01": {
+        "R1": "1 1 1 1 1 1 0 1 0 50 50 50 120 120 7/12",
+        "R2": "3 3 2 1 2/3 1/3 1 3 1/3 75 25 75/2 160 80 85/160",
+        "R3": "1 1 0 0 0 0 0 0 - - - - 0 - -",
+    },
+}
+
 
 def main(root: Path = HERE) -> None:
     """Write every expected CSV under ``root`` (the scenario folder, or a temp dir in the test)."""
@@ -195,6 +264,18 @@ def main(root: Path = HERE) -> None:
            "mml_skus", "mml_present", "distribution_coefficient"],
           [[month, dim, val, *cells.split()] for month, groups in AUDITS.items()
            for (dim, val), cells in groups.items()])
+
+    write(root, "coverage_monthly",
+          ["month", "dimension", "dimension_value", "okb", "pakb", "akb", "coverage_pakb", "coverage_okb",
+           "akb_3m", "stable_akb_3m", "stability_3m"],
+          [[month, dim, val, *cells.split()] for month, groups in COVERAGE.items()
+           for (dim, val), cells in groups.items()])
+
+    write(root, "visits_monthly",
+          ["month", "rep_id", "planned_visits", "actual_visits", "orders", "effective_orders",
+           "visit_effectiveness", "kpd_effectiveness", "stt_3m", "akb_3m", "stt_share", "rep_cost",
+           "cost_per_visit", "cost_per_order", "margin", "margin_per_order", "useful_income_share"],
+          [[month, rep, *cells.split()] for month, reps in VISITS.items() for rep, cells in reps.items()])
 
     rows = []
     for month, lines in MATRIX.items():
