@@ -269,14 +269,15 @@ def computed() -> dict[str, dict[tuple, dict[str, object]]]:
             line[8] = sum(1 for p in pts if is_stt(p, w))
             line[9] = ratio(line[8], line[3])
 
-            def qualifies(p):
-                net = defaultdict(Fraction)
+            def qualifies(p: str, w: list[dt.date]) -> bool:
+                """Line 10: ≥ 3 SKUs of net quantity > 0 over the whole window, in every category."""
+                net: dict[str, Fraction] = defaultdict(Fraction)
                 for x in w:
                     for r in lines_of(p, x):
                         net[r["sku"]] += Fraction(r["qty"])
                 return all(sum(1 for s, q in net.items() if q > 0 and PRODUCTS[s]["category"] == c)
                            >= CATEGORY_MIN_SKUS for c in CATEGORIES)
-            line[10] = sum(1 for p in pts if qualifies(p))
+            line[10] = sum(1 for p in pts if qualifies(p, w))
             line[11] = ratio(line[10], line[3])
             line[12] = sum(plans(p, x) for p in pts for x in w)
             all_orders = [o for p in pts for x in w for o in orders(p, x)]
