@@ -21,6 +21,11 @@ TABLE_KEYS = {
     "visits_monthly": (("month", "rep_id"), ("planned_visits", "actual_visits", "orders", "effective_orders")),
     "manager_scorecard_monthly": (("month", "manager_id"), ()),
     "rotation_candidates": (("month", "client_id"), ()),
+    "receivables_monthly": (("month", "manager_id"), ("receivables", "overdue_receivables", "overdue_clients",
+                                                       "planned_payments", "payments", "paid_on_time")),
+    "retail_audit_monthly": (("month", "dimension", "dimension_value"),
+                             ("audited_points", "planogram_points", "mml_present")),
+    "kpi_matrix_monthly": (("month", "dimension", "dimension_value", "metric_no"), ()),
 }
 
 
