@@ -17,6 +17,10 @@ from conftest import PUBLISHED_TABLES, SCENARIOS, reset_warehouse
 from scenario_compare import compare_table
 
 STATUS_RULES = SCENARIOS / "status_rules"
+# The spec's status_rules scenario predates metrics.md §8-§10: it has no expected table for
+# their published tables (tests/scenarios/ covers those); every other table is compared.
+NEWER_THAN_STATUS_RULES = {"receivables_monthly", "retail_audit_monthly", "kpi_matrix_monthly"}
+EXPECTED_TABLES = tuple(t for t in PUBLISHED_TABLES if (STATUS_RULES / "expected" / f"{t}.csv").is_file())
 
 
 def reporting_fingerprint(url: str) -> dict[str, str]:
@@ -50,7 +54,12 @@ def scenario(airflow_ready, tmp_path_factory) -> tuple[str, Path]:
     return url, landing
 
 
-@pytest.mark.parametrize("table", PUBLISHED_TABLES)
+def test_status_rules_expects_every_table_but_the_newer_ones():
+    assert sorted(set(PUBLISHED_TABLES) - set(EXPECTED_TABLES)) == sorted(NEWER_THAN_STATUS_RULES
+                                                                          & set(PUBLISHED_TABLES))
+
+
+@pytest.mark.parametrize("table", EXPECTED_TABLES)
 def test_status_rules_scenario_matches_expected(scenario, table):
     url, _ = scenario
     problems = compare_table(url, table, STATUS_RULES / "expected" / f"{table}.csv")

@@ -49,7 +49,7 @@ payments_to_date as (
     from invoice_months
     inner join payments
         on invoice_months.doc_id = payments.doc_id
-        and payments.payment_date <= invoice_months.month_end_date
+        and invoice_months.month_end_date >= payments.payment_date
     group by
         invoice_months.doc_id,
         invoice_months.month

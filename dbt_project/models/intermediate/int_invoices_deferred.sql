@@ -43,7 +43,7 @@ payments_by_due_date as (
     from deferred_invoices
     inner join payments
         on deferred_invoices.doc_id = payments.doc_id
-        and payments.payment_date <= deferred_invoices.due_date
+        and deferred_invoices.due_date >= payments.payment_date
     group by deferred_invoices.doc_id
 
 ),

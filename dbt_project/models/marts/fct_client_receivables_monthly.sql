@@ -39,11 +39,18 @@ payments as (
 
 ),
 
-source_presence as (
+-- one row each: whether the dataset has any row at all (a cancelled invoice is a loaded one)
+invoice_presence as (
 
-    select
-        exists (select 1 from {{ ref('stg_invoices') }}) as has_invoices,
-        exists (select 1 from {{ ref('stg_payments') }}) as has_payments
+    select count(*) > 0 as has_invoices
+    from {{ ref('stg_invoices') }}
+
+),
+
+payment_presence as (
+
+    select count(*) > 0 as has_payments
+    from payments
 
 ),
 
@@ -98,24 +105,25 @@ final as (
         client_months.client_id,
         client_months.manager_id,
         case
-            when source_presence.has_invoices then coalesce(client_balances.receivables, 0)
+            when invoice_presence.has_invoices then coalesce(client_balances.receivables, 0)
         end as receivables,
         case
-            when source_presence.has_invoices then coalesce(client_balances.overdue_receivables, 0)
+            when invoice_presence.has_invoices then coalesce(client_balances.overdue_receivables, 0)
         end as overdue_receivables,
         case
-            when source_presence.has_invoices then coalesce(client_plans.planned_payments, 0)
+            when invoice_presence.has_invoices then coalesce(client_plans.planned_payments, 0)
         end as planned_payments,
         case
-            when source_presence.has_invoices and source_presence.has_payments
+            when invoice_presence.has_invoices and payment_presence.has_payments
                 then coalesce(client_payments.payments, 0)
         end as payments,
         case
-            when source_presence.has_invoices and source_presence.has_payments
+            when invoice_presence.has_invoices and payment_presence.has_payments
                 then coalesce(client_plans.paid_on_time, 0)
         end as paid_on_time
     from client_months
-    cross join source_presence
+    cross join invoice_presence
+    cross join payment_presence
     left join client_balances
         on client_months.client_id = client_balances.client_id
         and client_months.month = client_balances.month
