@@ -104,7 +104,7 @@ def test_reporting_tables_carry_the_contract_columns(built):
     spec_keys = {  # metrics.md §7 (names are the BI contract)
         "client_status_monthly": "month, client_id, manager_id, status, is_new_this_month, "
                                  "is_returned_this_month, is_lost_this_month, months_inactive, "
-                                 "revenue, margin, abc_class",
+                                 "revenue, margin, abc_class, receivables, overdue_receivables",
         "status_summary_monthly": "month, manager_id, status, clients, share, plan_share, on_plan",
         "status_flow_monthly": "month, from_status, to_status, clients",
         "coverage_monthly": "month, dimension, dimension_value, okb, pakb, akb, coverage_pakb, "
@@ -115,11 +115,14 @@ def test_reporting_tables_carry_the_contract_columns(built):
         "manager_scorecard_monthly": "month, manager_id, role, clients, active_clients, overloaded, "
                                      "rotation_candidates, new_clients, returned_clients, "
                                      "handover_candidates, handed_over_3m, handover_target, on_plan, "
-                                     "revenue, margin",
+                                     "revenue, margin, receivables, overdue_share",
         "rotation_candidates": "month, client_id, manager_id, last_shipment_date, months_inactive, "
                                "revenue_12m",
         "retail_audit_monthly": "month, dimension, dimension_value, audited_points, planogram_points, "
                                 "planogram_coverage, mml_skus, mml_present, distribution_coefficient",
+        "receivables_monthly": "month, manager_id, receivables, overdue_receivables, overdue_share, "
+                               "overdue_clients, planned_payments, payments, payment_discipline, "
+                               "paid_on_time, on_time_share",
     }
     with psycopg.connect(url) as conn:
         for table, contract in contracts.items():

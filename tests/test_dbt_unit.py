@@ -1,4 +1,4 @@
-"""The rules of metrics.md as dbt unit tests: status (§2), handover, overload (§3), orders (§5), ABC(DE) (§6).
+"""The rules of metrics.md as dbt unit tests: status (§2), managers (§3), orders (§5), ABC(DE) (§6), receivables (§8).
 
 The golden scenarios test the rules through the whole pipeline; the ``unit_tests:`` of
 ``dbt_project/models/intermediate/_intermediate__models.yml`` test each rule on its own,
@@ -30,7 +30,9 @@ UNIT_TESTS_YML = REPO / "dbt_project" / "models" / "intermediate" / "_intermedia
 EXPECTED_PER_MODEL = {"int_client_status_monthly": 6, "int_client_abc_monthly": 6, "int_trade_point_orders": 3,
                       "int_shipment_lines_posted": 1, "int_client_handovers_monthly": 1,
                       "manager_scorecard_monthly": 2, "int_retail_audits": 3,
-                      "fct_trade_point_audits_monthly": 2}
+                      "fct_trade_point_audits_monthly": 2, "int_invoices_deferred": 1,
+                      "int_invoice_balances_monthly": 1, "fct_client_receivables_monthly": 3,
+                      "receivables_monthly": 1}
 UNIT_SELECTOR = "test_type:unit"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours the diff in its messages
 

@@ -9,6 +9,8 @@
 -- on_plan: for hunters handed_over_3m >= var handover_target (their only plan, metrics.md §3);
 -- for other roles every plan share of the role met (status_summary_monthly), NULL without a plan.
 -- plan_misses counts the plans missed either way, so on_plan is false exactly when it is > 0.
+-- receivables, overdue_share (metrics.md §8): over the manager's clients as of the month
+-- (fct_client_receivables_monthly); NULL while no invoice has been loaded at all.
 
 with
 
@@ -51,6 +53,21 @@ manager_plans as (
     from {{ ref('status_summary_monthly') }}
     where manager_id is not null
         and plan_share is not null
+    group by
+        month,
+        manager_id
+
+),
+
+manager_receivables as (
+
+    select
+        month,
+        manager_id,
+        sum(receivables) as receivables,
+        sum(overdue_receivables) as overdue_receivables
+    from {{ ref('fct_client_receivables_monthly') }}
+    where manager_id is not null
     group by
         month,
         manager_id
@@ -134,7 +151,9 @@ manager_months_with_plans as (
             when managers.role = '{{ var("hunter_role") }}'
                 then (manager_handovers.handed_over_3m < {{ var('handover_target') }})::integer::bigint
             else coalesce(manager_plans.plan_misses, 0)
-        end as plan_misses
+        end as plan_misses,
+        manager_receivables.receivables,
+        manager_receivables.overdue_receivables
     from manager_months_with_windows
     left join managers
         on manager_months_with_windows.manager_id = managers.manager_id
@@ -144,6 +163,9 @@ manager_months_with_plans as (
     left join manager_plans
         on manager_months_with_windows.month = manager_plans.month
         and manager_months_with_windows.manager_id = manager_plans.manager_id
+    left join manager_receivables
+        on manager_months_with_windows.month = manager_receivables.month
+        and manager_months_with_windows.manager_id = manager_receivables.manager_id
 
 ),
 
@@ -169,7 +191,9 @@ final as (
         stabilized_clients,
         lost_clients,
         on_plan,
-        plan_misses
+        plan_misses,
+        receivables,
+        {{ safe_divide('overdue_receivables', 'receivables') }} as overdue_share
     from manager_months_with_plans
 
 )
