@@ -123,6 +123,8 @@ def test_reporting_tables_carry_the_contract_columns(built):
         "receivables_monthly": "month, manager_id, receivables, overdue_receivables, overdue_share, "
                                "overdue_clients, planned_payments, payments, payment_discipline, "
                                "paid_on_time, on_time_share",
+        "kpi_matrix_monthly": "month, dimension, dimension_value, metric_no, metric_code, metric_name_ru, "
+                              "unit, value",
     }
     with psycopg.connect(url) as conn:
         for table, contract in contracts.items():

@@ -27,7 +27,7 @@ from conftest import REPO, reset_warehouse
 
 UNIT_TESTS_YML = REPO / "dbt_project" / "models" / "intermediate" / "_intermediate__models.yml"
 # How many unit tests each rule has: a unit test deleted, disabled or not selected fails here.
-EXPECTED_PER_MODEL = {"int_client_status_monthly": 6, "int_client_abc_monthly": 6, "int_trade_point_orders": 3,
+EXPECTED_PER_MODEL = {"int_client_status_monthly": 6, "int_client_abc_monthly": 6, "int_trade_point_orders": 4,
                       "int_shipment_lines_posted": 1, "int_client_handovers_monthly": 1,
                       "manager_scorecard_monthly": 2, "int_retail_audits": 3,
                       "fct_trade_point_audits_monthly": 2, "int_invoices_deferred": 1,

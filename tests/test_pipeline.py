@@ -66,6 +66,23 @@ def test_status_rules_scenario_matches_expected(scenario, table):
     assert problems == [], "\n".join(problems[:20])
 
 
+# status_rules has no visit plan, rep costs, invoices, payments or retail audits (all optional):
+# the matrix lines fed by them are NULL in every row, never 0 (metrics.md §10)
+LINES_OF_ABSENT_SOURCES = {2, 4, 8, 9, 12, 15, 16, 17, 18, 20, 21, 22, 23, 24}
+
+
+def test_matrix_lines_of_absent_datasets_are_null(scenario):
+    url, _ = scenario
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select metric_no, count(*), count(value), count(*) filter (where value = 0) "
+                            "from reporting.kpi_matrix_monthly group by metric_no order by metric_no").fetchall()
+    assert [r[0] for r in rows] == list(range(1, 25))
+    filled = {no for no, _, values, _ in rows if values}
+    assert filled.isdisjoint(LINES_OF_ABSENT_SOURCES), sorted(filled & LINES_OF_ABSENT_SOURCES)
+    # the lines fed by shipments, the census and products are there
+    assert {1, 3, 5, 6, 7, 10, 11, 13, 14, 19} <= filled
+
+
 def test_every_month_published_once(scenario):
     url, _ = scenario
     with psycopg.connect(url) as conn:

@@ -1,5 +1,6 @@
--- rotation_candidates is exactly the clients of client_status_monthly whose status is in the
--- client base and who have been inactive for var rotation_after_months months or more, with the
+-- rotation_candidates is exactly the clients of client_status_monthly with an owner whose status
+-- is in the client base and who have been inactive for var rotation_after_months months or more
+-- (an unassigned client has no manager to rotate from, metrics.md §3), with the
 -- same owner, status and months_inactive: a missing candidate is a client nobody is asked to
 -- take over, a wrong owner routes the handover to the wrong manager.
 
@@ -29,6 +30,7 @@ inactive_base_clients as (
     inner join {{ ref('client_statuses') }} as statuses
         on client_status.status = statuses.status
     where statuses.is_in_client_base
+        and client_status.manager_id is not null
         and client_status.months_inactive >= {{ var('rotation_after_months') }}
 
 )

@@ -268,6 +268,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         with connect(warehouse_url()) as conn:
             report.print_last_month(conn, console)
             report.print_headlines(conn, console)
+            report.print_kpi_matrix(conn, console)
     return code
 
 

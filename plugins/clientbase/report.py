@@ -105,7 +105,90 @@ def print_headlines(conn: psycopg.Connection, console: Console) -> None:
                                   + (f"; {overloaded} overloaded" if overloaded else ""))
     table.add_row("rotation", f"{rotation[0]} clients to hand to another manager "
                               f"(revenue of their last 12 months {float(rotation[1]):,.0f})")
+    for area, figure in _receivables_and_audit_headlines(conn, month):
+        table.add_row(area, figure)
     console.print(table)
+
+
+def _money(value) -> str:
+    return "n/a" if value is None else f"{float(value):,.0f}"
+
+
+def _receivables_and_audit_headlines(conn: psycopg.Connection, month) -> list[tuple[str, str]]:
+    """ПДЗ, payment discipline, КП and КД of the month, from the published tables.
+
+    A figure whose source dataset was never loaded is NULL in ``reporting`` (metrics.md §10);
+    it prints "n/a — no <dataset> loaded" so a director does not read a missing feed as zero.
+    """
+    receivables = conn.execute(
+        "select receivables, overdue_receivables, overdue_share, overdue_clients, planned_payments, "
+        "payments, payment_discipline, on_time_share from reporting.receivables_monthly "
+        "where month = %s and manager_id is null", (month,)).fetchone()
+    audits = conn.execute(
+        "select audited_points, planogram_points, planogram_coverage, mml_skus, mml_present, "
+        "distribution_coefficient from reporting.retail_audit_monthly "
+        "where month = %s and dimension = 'total'", (month,)).fetchone()
+    rows = []
+    if receivables is None or receivables[0] is None:
+        rows.append(("ПДЗ", "n/a — no invoices loaded"))
+    else:
+        total, overdue, share, clients, planned, paid, discipline, on_time = receivables
+        rows.append(("ПДЗ", f"{_money(overdue)} overdue of {_money(total)} receivables = {_percent(share)}; "
+                            f"{clients} clients overdue"))
+        rows.append(("payment discipline",
+                     "n/a — no payments loaded" if paid is None else
+                     f"{_money(paid)} paid / {_money(planned)} due = {_percent(discipline)}; "
+                     f"paid by the due date {_percent(on_time)}"))
+    if audits is None or audits[0] is None:
+        rows.append(("КП / КД", "n/a — no retail audits loaded"))
+    else:
+        audited, planogram, kp, mml_skus, present, kd = audits
+        rows.append(("КП", f"{planogram} of {audited} audited points meet the planogram = {_percent(kp)}"))
+        rows.append(("КД", f"{present} MML SKUs on the shelf of {audited} points × {mml_skus} MML SKUs "
+                           f"= {_percent(kd)}"))
+    return rows
+
+
+UNIT_FORMATS = {"points": "{:,.0f}", "visits": "{:,.0f}", "orders": "{:,.0f}", "money": "{:,.2f}"}
+
+
+def _matrix_value(unit: str, value) -> str:
+    if value is None:
+        return "—"
+    if unit == "share":
+        return f"{float(value) * 100:.1f}%"
+    return UNIT_FORMATS[unit].format(float(value))
+
+
+def print_kpi_matrix(conn: psycopg.Connection, console: Console) -> None:
+    """The 24-line KPI matrix (metrics.md §10) of the last published quarter, in total.
+
+    Directors review it quarterly, so the month shown is the latest published quarter-end
+    month (its window is the quarter); before the first quarter end, the latest month.
+    """
+    month = conn.execute(
+        "select coalesce(max(month) filter (where extract(month from month) in (3, 6, 9, 12)), max(month)) "
+        "from reporting.publications").fetchone()[0]
+    if month is None:
+        return
+    rows = conn.execute(
+        "select metric_no, metric_name_ru, metric_code, unit, value from reporting.kpi_matrix_monthly "
+        "where month = %s and dimension = 'total' order by metric_no", (month,)).fetchall()
+    first = _window_start(month)
+    table = Table(title=f"KPI matrix, {first:%Y-%m} … {month:%Y-%m} (published), all points")
+    table.add_column("no", justify="right")
+    table.add_column("line")
+    table.add_column("code", style="dim")
+    table.add_column("value", justify="right")
+    for number, name, code, unit, value in rows:
+        table.add_row(str(number), name, code, _matrix_value(unit, value))
+    console.print(table)
+
+
+def _window_start(month):
+    """First month of the matrix's 3-month window ending at ``month``."""
+    index = month.year * 12 + month.month - 1 - 2
+    return month.replace(year=index // 12, month=index % 12 + 1)
 
 def status_rows(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int, int, str]]:
     """One row per dataset of the contract (then any other dataset the batches name):

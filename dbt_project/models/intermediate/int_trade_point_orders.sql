@@ -1,7 +1,8 @@
 -- Trade point x day with at least one posted line of positive quantity: one order (metrics.md §5).
 -- Two waybills to one point on one day are one order. An order is effective when it holds at
 -- least var effective_order_min_skus distinct SKUs of positive quantity and the net revenue of
--- all posted lines of that point and day is at least var effective_order_min_revenue.
+-- all posted lines of that point and day is at least var effective_order_min_revenue. Its margin is
+-- that of all those lines, NULL where one of them lacks a cost (the KPI matrix's line 19, §10).
 
 with
 
@@ -12,7 +13,8 @@ posted_shipment_lines as (
         doc_date,
         sku,
         qty,
-        revenue
+        revenue,
+        cost
     from {{ ref('int_shipment_lines_posted') }}
 
 ),
@@ -24,7 +26,8 @@ point_days as (
         doc_date as order_date,
         date_trunc('month', doc_date)::date as order_month,
         count(distinct sku) filter (where qty > 0) as positive_skus,
-        sum(revenue) as revenue
+        sum(revenue) as revenue,
+        {{ sum_if_complete('revenue - cost') }} as margin
     from posted_shipment_lines
     group by
         point_id,
@@ -40,6 +43,7 @@ final as (
         order_month,
         positive_skus,
         revenue,
+        margin,
         (
             positive_skus >= {{ var('effective_order_min_skus') }}
             and revenue >= {{ var('effective_order_min_revenue') }}

@@ -4,57 +4,27 @@
 
 with
 
-posted_shipment_lines as (
-
-    select
-        point_id,
-        shipment_month,
-        sku,
-        qty
-    from {{ ref('int_shipment_lines_posted') }}
-
-),
-
-products as (
-
-    select
-        sku,
-        category
-    from {{ ref('stg_products') }}
-
-),
-
 point_sku_months as (
 
-    select
-        point_id,
-        shipment_month as month,
-        sku,
-        sum(qty) as net_qty
-    from posted_shipment_lines
-    group by
-        point_id,
-        shipment_month,
-        sku
+    select * from {{ ref('int_trade_point_sku_monthly') }}
 
 ),
 
 final as (
 
     select
-        point_sku_months.point_id,
-        products.category,
-        point_sku_months.month,
+        point_id,
+        category,
+        month,
         count(*) as positive_net_skus,
         count(*) >= {{ var('category_min_skus') }} as is_category_active
     from point_sku_months
-    inner join products
-        on point_sku_months.sku = products.sku
-    where point_sku_months.net_qty > 0
+    where net_qty > 0
+        and category is not null
     group by
-        point_sku_months.point_id,
-        products.category,
-        point_sku_months.month
+        point_id,
+        category,
+        month
 
 )
 

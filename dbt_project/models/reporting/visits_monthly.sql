@@ -13,11 +13,7 @@ point_months as (
 
 rep_costs as (
 
-    select
-        cost_month,
-        rep_id,
-        coalesce(salary, 0) + coalesce(car_cost, 0) + coalesce(fuel_cost, 0) as rep_cost
-    from {{ ref('stg_rep_costs') }}
+    select * from {{ ref('int_rep_costs_monthly') }}
 
 ),
 
@@ -58,7 +54,7 @@ rep_month_ratios as (
         end as margin_per_order
     from rep_months
     left join rep_costs
-        on rep_months.month = rep_costs.cost_month
+        on rep_months.month = rep_costs.month
         and rep_months.rep_id = rep_costs.rep_id
 
 ),
