@@ -279,6 +279,9 @@ def _native_filter(dashboard: Dashboard, name: str, language: str) -> dict[str, 
             "sortAscending": not month,
         },
         "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+        # the charts wait for the filter's first value (as the filter editor saves defaultToFirstItem);
+        # without it the dashboard loads every month once and the filter shows a month not applied
+        "requiredFirst": month,
         "cascadeParentIds": [],
         "scope": {"rootPath": ["ROOT_ID"], "excluded": outside},
         "chartsInScope": inside,
