@@ -200,3 +200,20 @@ def test_dbt_parses_an_exposure_per_dashboard_with_its_tables():
 def test_an_unknown_language_is_refused(language):
     with pytest.raises(ValueError, match="use one of ru, en"):
         bundle.render(language)
+
+
+def test_the_docker_stack_imports_the_same_bundle_with_the_same_importer():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    init = compose["services"]["superset-init"]
+    assert "./bi/superset:/app/clientbase/bi:ro" in init["volumes"]
+    assert "./plugins/clientbase:/app/clientbase/pkg/clientbase:ro" in init["volumes"]
+    assert init["environment"]["CLIENTBASE_BI_LANGUAGE"] == "${CLIENTBASE_BI_LANGUAGE:-ru}"
+    bootstrap = (REPO / "docker" / "superset" / "bootstrap.sh").read_text(encoding="utf-8")
+    assert "python -m clientbase.bi.access --out" in bootstrap
+    assert "/app/clientbase/pkg/clientbase/bi/superset_side.py import" in bootstrap
+    assert '--bundle "/app/clientbase/bi/${CLIENTBASE_BI_LANGUAGE:-ru}"' in bootstrap
+    # the importer runs after the warehouse is registered, and `set -e` stops on its exit 1
+    assert bootstrap.index("set_database_uri") < bootstrap.index("superset_side.py import")
+    assert "set -euo pipefail" in bootstrap
+    config = (REPO / "docker" / "superset" / "superset_config.py").read_text(encoding="utf-8")
+    assert "LANGUAGES = {" in config and "BABEL_DEFAULT_LOCALE" in config

@@ -382,6 +382,10 @@ def cmd_bi(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         bi = server.load_bi_settings(settings.project_root, settings.home, language=args.language, port=args.port)
+        if args.install_only:
+            server.ensure_venv(bi)
+            console.print(f"Superset {server.SUPERSET_VERSION} installed in {bi.venv}", markup=False, highlight=False)
+            return 0
         if args.stop:
             stopped = server.stop(bi)
             console.print("Superset stopped" if stopped else "no Superset of this CLIENTBASE_HOME was running")
@@ -506,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "(default $CLIENTBASE_HOME/bi/screenshots)")
     bi.add_argument("--no-screenshots", action="store_true", help="do not open the dashboards in Chromium")
     bi.add_argument("--stop", action="store_true", help="stop the Superset `clientbase bi` started")
+    bi.add_argument("--install-only", action="store_true", help="only install Superset into its venv "
+                                                                "($CLIENTBASE_SUPERSET_VENV or .venv-superset)")
     bi.set_defaults(func=cmd_bi)
     sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)

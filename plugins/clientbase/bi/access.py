@@ -114,5 +114,53 @@ def access_spec(manager_ids: list[str], user_password: str | None = None) -> dic
 
 
 def published_managers(conn) -> list[str]:
-    """Every manager and rep with a row in ``reporting`` (readable as bi_reader)."""
-    return [row[0] for row in conn.execute(MANAGERS_SQL).fetchall()]
+    """Every manager and rep with a row in ``reporting`` (readable as bi_reader).
+
+    ``conn`` is a psycopg 3 or a psycopg2 connection (the docker stack runs this in the
+    Superset image, which has only psycopg2): both have cursors that execute and fetch.
+    """
+    with conn.cursor() as cur:
+        cur.execute(MANAGERS_SQL)
+        return [row[0] for row in cur.fetchall()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the access spec for the managers published in the warehouse (docker's superset-init).
+
+    The warehouse URI comes from CLIENTBASE_BI_WAREHOUSE_URI (never the command line); a
+    warehouse with nothing published yet gives no manager roles (re-run superset-init after
+    the first month close), only the deny-by-default filter.
+    """
+    import argparse
+    import json
+    import logging
+    import os
+    from pathlib import Path
+
+    import psycopg2
+    import psycopg2.errors
+
+    parser = argparse.ArgumentParser(prog="python -m clientbase.bi.access", description=main.__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("clientbase.bi.access")
+    uri = os.environ.get("CLIENTBASE_BI_WAREHOUSE_URI", "").replace("postgresql+psycopg2://", "postgresql://", 1)
+    if not uri:
+        log.error("CLIENTBASE_BI_WAREHOUSE_URI is not set: export the bi_reader URI of the warehouse")
+        return 2
+    with psycopg2.connect(uri) as conn:
+        try:
+            managers = published_managers(conn)
+        except psycopg2.errors.UndefinedTable:
+            log.warning("nothing is published in reporting yet: no manager roles; re-run superset-init "
+                        "after the first month close")
+            managers = []
+    args.out.write_text(json.dumps(access_spec(managers, os.environ.get("CLIENTBASE_BI_USER_PASSWORD") or None),
+                                   ensure_ascii=False, indent=1), encoding="utf-8")
+    log.info("access for %d managers written to %s", len(managers), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -91,14 +91,20 @@ def _adopt_database(configs: dict[str, str]) -> None:
 
 
 def import_bundle(contents: dict[str, str], passwords: dict[str, str]) -> None:
-    from superset.commands.exceptions import CommandInvalidError
+    from superset.commands.exceptions import CommandInvalidError, ImportFailedError
     from superset.commands.importers.v1.assets import ImportAssetsCommand
 
     _adopt_database(contents)
     try:
         ImportAssetsCommand(contents, passwords=passwords).run()
-    except CommandInvalidError as exc:
-        details = json.dumps(exc.normalized_messages(), ensure_ascii=False, indent=1)
+    except (CommandInvalidError, ImportFailedError) as exc:
+        # run() rolls back and re-raises every error as ImportFailedError("unknown reason"):
+        # the validation messages are on the CommandInvalidError it was raised from
+        cause = exc if isinstance(exc, CommandInvalidError) else exc.__cause__
+        if isinstance(cause, CommandInvalidError):
+            details = json.dumps(cause.normalized_messages(), ensure_ascii=False, indent=1)
+        else:
+            details = f"{type(cause or exc).__name__}: {cause or exc}"
         raise ProvisionError(f"Superset refused the bundle (nothing was imported): {details}\n"
                              "fix definitions.py and re-render the bundle") from exc
 
