@@ -140,6 +140,11 @@ def test_filters_reach_only_charts_that_have_their_column():
     month = yaml.safe_load(bundle.render("ru")["dashboards/visits.yaml"])["metadata"]["native_filter_configuration"][0]
     assert month["controlValues"]["defaultToFirstItem"] and not month["controlValues"]["sortAscending"]
     assert month["requiredFirst"] is True
+    # the manager filter offers reps on the rep dashboards, client owners elsewhere
+    for key, source in (("visits", "visits"), ("coverage", "coverage_rep"), ("managers", "scorecard")):
+        metadata = yaml.safe_load(bundle.render("ru")[f"dashboards/{key}.yaml"])["metadata"]
+        manager = next(f for f in metadata["native_filter_configuration"] if f["id"].endswith("-manager"))
+        assert manager["targets"][0]["datasetUuid"] == bundle.object_uuid("dataset", source), key
 
 
 def test_the_database_entry_holds_no_password():
@@ -217,3 +222,20 @@ def test_the_docker_stack_imports_the_same_bundle_with_the_same_importer():
     assert "set -euo pipefail" in bootstrap
     config = (REPO / "docker" / "superset" / "superset_config.py").read_text(encoding="utf-8")
     assert "LANGUAGES = {" in config and "BABEL_DEFAULT_LOCALE" in config
+
+
+def test_clientbase_bi_stop_without_a_server_says_so(capsys):
+    from clientbase import cli
+
+    assert cli.main(["bi", "--stop"]) == 0
+    assert "no Superset of this CLIENTBASE_HOME was running" in capsys.readouterr().out
+
+
+def test_clientbase_bi_refuses_an_unknown_language_setting(monkeypatch, capsys):
+    from clientbase import cli
+
+    monkeypatch.setenv("CLIENTBASE_BI_LANGUAGE", "de")
+    assert cli.main(["bi", "--no-serve"]) == 1
+    assert "CLIENTBASE_BI_LANGUAGE='de': use one of ru, en" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["bi", "--language", "de"])

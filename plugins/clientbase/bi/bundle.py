@@ -263,6 +263,8 @@ def filter_scope(dashboard: Dashboard, name: str) -> tuple[list[int], list[int]]
 
 def _native_filter(dashboard: Dashboard, name: str, language: str) -> dict[str, Any]:
     dataset_key, column = FILTER_TARGETS[name]
+    if name == "manager":
+        dataset_key = dashboard.manager_source
     inside, outside = filter_scope(dashboard, name)
     month = name == "month"
     return {

@@ -246,6 +246,9 @@ class Dashboard:
     slug: str
     layout: tuple[tuple[tuple[str, int], ...], ...]
     filters: tuple[str, ...] = ("month", "manager")
+    # the dataset whose `manager` values the manager filter offers: the managers who own
+    # clients (scorecard) on the client dashboards, the reps on visits and coverage
+    manager_source: str = "scorecard"
 
     @property
     def title_key(self) -> str:
@@ -435,8 +438,9 @@ DASHBOARDS: dict[str, Dashboard] = {d.key: d for d in (
     Dashboard("coverage", "coverage",
               layout=((("cov_territory", 12),), (("cov_rep", 6), ("cov_channel", 6)),
                       (("cov_category", 6), ("cov_stability", 6))),
-              filters=("month", "manager", "territory")),
-    Dashboard("visits", "visits", layout=((("visits_reps", 12),), (("visits_trend", 12),))),
+              filters=("month", "manager", "territory"), manager_source="coverage_rep"),
+    Dashboard("visits", "visits", layout=((("visits_reps", 12),), (("visits_trend", 12),)),
+              manager_source="visits"),
     Dashboard("managers", "managers", layout=((("scorecard", 12),), (("rotation", 12),))),
 )}
 
@@ -493,6 +497,8 @@ def validate() -> list[str]:
                 problems.append(f"filter {name}: no label")
         if dashboard.title_key not in LABELS:
             problems.append(f"dashboard {dashboard.key}: no title label")
+        if "manager" not in DATASETS.get(dashboard.manager_source, Dataset("", "", (), None)).column_names:
+            problems.append(f"dashboard {dashboard.key}: manager_source {dashboard.manager_source} has no manager")
     for key, names in LABELS.items():
         if len(names) != len(LANGUAGES) or not all(names):
             problems.append(f"label {key}: needs {len(LANGUAGES)} non-empty names")
