@@ -45,5 +45,5 @@ bi-stop:  ## stop the Superset that `make bi` started
 stop:  ## stop the embedded PostgreSQL of the demo
 	$(BIN)/clientbase stop
 
-clean: stop  ## remove the demo warehouse and run artefacts (keeps .venv and .venv-superset)
+clean: bi-stop stop  ## remove the demo warehouse, Superset's metadata and run artefacts (keeps .venv and .venv-superset)
 	rm -rf .clientbase dbt_project/target dbt_project/logs

@@ -255,11 +255,12 @@ def test_the_director_sees_every_row(director, published):
 def test_the_warehouse_is_registered_as_bi_reader_without_its_password_in_the_uri(superset):
     settings, _ = superset
     admin = SupersetClient(settings.url, settings.admin_username, ADMIN_PASSWORD)
-    databases = admin.get("/api/v1/database/", q="(columns:!(id,database_name,sqlalchemy_uri),page_size:100)")["result"]
+    databases = admin.get("/api/v1/database/", q="(columns:!(id,database_name),page_size:100)")["result"]
     assert [d["database_name"] for d in databases] == [bundle.DATABASE_NAME]
-    uri = databases[0]["sqlalchemy_uri"]
-    assert uri.startswith("postgresql+psycopg2://bi_reader:") and "bi-reader-test-password" not in uri
-    assert "bi-reader-test-password" not in json.dumps(admin.get(f"/api/v1/database/{databases[0]['id']}"))
+    connection = admin.get(f"/api/v1/database/{databases[0]['id']}/connection")["result"]
+    assert connection["sqlalchemy_uri"].startswith("postgresql+psycopg2://bi_reader:XXXXXXXXXX@")
+    assert not connection["allow_dml"]
+    assert "bi-reader-test-password" not in json.dumps(connection)
 
 
 def test_the_access_rules_build_inside_supersets_own_environment(superset, published, tmp_path):
