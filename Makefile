@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint fmt clean stop docs
+.PHONY: install demo test lint fmt clean stop docs bi bi-stop
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,14 @@ fmt: install  ## apply the linters' safe automatic fixes (ruff --fix, sqlfluff f
 docs: install  ## dbt docs (lineage) + GX Data Docs (data quality), served on http://127.0.0.1:8080
 	$(BIN)/python -m clientbase.docs --serve
 
+bi: install  ## Superset on the warehouse (own venv .venv-superset): dashboards, manager roles, screenshots; prints URL and login
+	$(BIN)/clientbase bi
+
+bi-stop:  ## stop the Superset that `make bi` started
+	$(BIN)/clientbase bi --stop
+
 stop:  ## stop the embedded PostgreSQL of the demo
 	$(BIN)/clientbase stop
 
-clean: stop  ## remove the demo warehouse and run artefacts (keeps .venv)
+clean: bi-stop stop  ## remove the demo warehouse, Superset's metadata and run artefacts (keeps .venv and .venv-superset)
 	rm -rf .clientbase dbt_project/target dbt_project/logs

@@ -6,6 +6,9 @@
 #   3. superset init             -- default roles and permissions
 #   4. superset set_database_uri -- register the warehouse as role bi_reader (or update
 #                                   its URI, e.g. after a password change)
+#   5. the clientbase dashboards  -- bi/superset/<CLIENTBASE_BI_LANGUAGE> imported (overwriting
+#                                   by UUID, failing on any validation error), with a role per
+#                                   manager and row-level security (plugins/clientbase/bi/)
 set -euo pipefail
 
 : "${SUPERSET_ADMIN_PASSWORD:?SUPERSET_ADMIN_PASSWORD is not set}"
@@ -39,5 +42,16 @@ PY
 superset set_database_uri \
     -d "${SUPERSET_WAREHOUSE_NAME:-Clientbase reporting}" \
     -u "${warehouse_uri}"
+
+# The same bundle and importer as `clientbase bi` (mounted read-only by docker-compose.yml).
+# Manager roles come from what is published: re-run superset-init after the first month close.
+export CLIENTBASE_BI_WAREHOUSE_URI="${warehouse_uri}"
+access_file="$(mktemp)"
+PYTHONPATH=/app/clientbase/pkg python -m clientbase.bi.access --out "${access_file}"
+python /app/clientbase/pkg/clientbase/bi/superset_side.py import \
+    --bundle "/app/clientbase/bi/${CLIENTBASE_BI_LANGUAGE:-ru}" \
+    --access "${access_file}" \
+    --admin "${SUPERSET_ADMIN_USERNAME:-admin}"
+rm -f "${access_file}"
 
 echo "superset bootstrap: done (warehouse registered as ${SUPERSET_WAREHOUSE_USER:-bi_reader})"

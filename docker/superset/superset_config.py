@@ -66,3 +66,8 @@ SESSION_COOKIE_SECURE = ENABLE_PROXY_FIX
 
 SQLLAB_TIMEOUT = 300
 SUPERSET_WEBSERVER_TIMEOUT = 300
+
+# Russian first (the clientbase dashboards' language, CLIENTBASE_BI_LANGUAGE): without
+# LANGUAGES Superset 6 serves no locale and the Russian login page renders blank.
+LANGUAGES = {"ru": {"flag": "ru", "name": "Русский"}, "en": {"flag": "us", "name": "English"}}
+BABEL_DEFAULT_LOCALE = os.environ.get("CLIENTBASE_BI_LANGUAGE", "ru")

@@ -375,6 +375,55 @@ def cmd_roles(args: argparse.Namespace) -> int:
     return 1 if report.refused else 0
 
 
+def cmd_bi(args: argparse.Namespace) -> int:
+    """Superset on the warehouse: install (own venv), import the dashboards, serve, screenshot."""
+    from clientbase.bi import server
+    from clientbase.warehouse.connection import warehouse_url
+
+    settings = load_settings()
+    try:
+        bi = server.load_bi_settings(settings.project_root, settings.home, language=args.language, port=args.port)
+        if args.install_only:
+            server.ensure_venv(bi)
+            console.print(f"Superset {server.SUPERSET_VERSION} installed in {bi.venv}", markup=False, highlight=False)
+            return 0
+        if args.stop:
+            stopped = server.stop(bi)
+            console.print("Superset stopped" if stopped else "no Superset of this CLIENTBASE_HOME was running")
+            return 0
+        with console.status("Superset: install, metadata, import…"):
+            result = server.provision(bi, warehouse_url(settings), serve_it=not args.no_serve)
+    except server.BiError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        return 1
+    summary = result.summary
+    console.print(f"imported ({bi.language}): {summary['bundle_dashboards']} dashboards, {summary['bundle_charts']} "
+                  f"charts, {summary['bundle_datasets']} datasets; {len(result.managers)} manager roles with "
+                  f"row-level security", markup=False, highlight=False)
+    if args.no_serve:
+        return 0
+    if not args.no_screenshots:
+        from clientbase.bi import browser
+
+        out = Path(args.screenshots) if args.screenshots else settings.home / "bi" / "screenshots"
+        try:
+            shots = browser.check_dashboards(bi.url, bi.admin_username, server.admin_password(bi), out)
+        except browser.BrowserError as exc:
+            console.print(f"screenshots skipped: {exc}", style="yellow", markup=False, highlight=False)
+        else:
+            bad = [s for s in shots if not s.ok]
+            for shot in shots:
+                console.print(f"{shot.slug}: {shot.charts_with_data}/{shot.charts} charts with data"
+                              + (f", problems: {'; '.join(shot.problems)}" if shot.problems else "")
+                              + f" -> {shot.path}", markup=False, highlight=False,
+                              style="red" if not shot.ok else None)
+            if bad:
+                return 1
+    console.print(f"[green]Superset:[/] {result.url}  login [bold]{result.admin_username}[/], password in "
+                  f"{escape(result.admin_password_source)}  (stop: clientbase bi --stop)")
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     """The same as ``python -m clientbase.docs`` (what ``make docs`` runs)."""
     from clientbase import docs
@@ -452,6 +501,19 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--serve", action="store_true", help="serve them on http://127.0.0.1:PORT until Ctrl-C")
     docs.add_argument("--port", type=int, default=8080, help="port to serve on (default 8080; 0 = any free)")
     docs.set_defaults(func=cmd_docs)
+    bi = sub.add_parser("bi", help="Superset on the warehouse: install it (own venv), import the dashboards "
+                                   "(bi/superset/), manager roles with row-level security, serve on 127.0.0.1")
+    bi.add_argument("--language", choices=("ru", "en"), help="labels of the dashboards (default "
+                                                             "$CLIENTBASE_BI_LANGUAGE or ru)")
+    bi.add_argument("--port", type=int, help="port on 127.0.0.1 (default $CLIENTBASE_BI_PORT or 8088)")
+    bi.add_argument("--no-serve", action="store_true", help="install and import only; do not start the server")
+    bi.add_argument("--screenshots", help="folder for the dashboards' screenshots "
+                                          "(default $CLIENTBASE_HOME/bi/screenshots)")
+    bi.add_argument("--no-screenshots", action="store_true", help="do not open the dashboards in Chromium")
+    bi.add_argument("--stop", action="store_true", help="stop the Superset `clientbase bi` started")
+    bi.add_argument("--install-only", action="store_true", help="only install Superset into its venv "
+                                                                "($CLIENTBASE_SUPERSET_VENV or .venv-superset)")
+    bi.set_defaults(func=cmd_bi)
     sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
     return parser

@@ -1,0 +1,505 @@
+"""The dashboards, their charts and datasets, and every label, defined once for both languages.
+
+Why Python and not hand-written YAML: Superset's export format repeats each label, column
+and UUID in several files (a dataset's columns, every chart's params and query context, the
+dashboard's layout and filters). Defining each thing once here and rendering the YAML
+(``bundle.py``) keeps the Russian and English bundles identical but for their labels, keeps
+the UUIDs stable, and makes a new dashboard (the coming "Матрица КПЭ") one more entry in
+``DATASETS`` / ``CHARTS`` / ``DASHBOARDS``.
+
+Labels: ``LABELS[key] = (russian, english)``; column labels are keyed by column name, so a
+column is called the same on every dataset. Status values are shown through calculated
+columns (``status_name``…) whose SQL ``CASE`` comes from ``STATUS_LABELS``.
+
+Access (``access.py``): every dataset says which column ties its rows to a manager
+(``owner_column``: ``manager_id`` for the client tables, ``rep_id`` for the trade-point
+tables) or ``None`` when its rows are company-wide aggregates (territory, channel, category,
+totals) that belong to no single manager.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LANGUAGES = ("ru", "en")
+
+# key -> (Russian, English). Column names are keys too (one label per column everywhere).
+LABELS: dict[str, tuple[str, str]] = {
+    # dashboards
+    "dash_client_base": ("Клиентская база", "Client base"),
+    "dash_coverage": ("Покрытие", "Coverage"),
+    "dash_visits": ("Визиты", "Visits"),
+    "dash_managers": ("Менеджеры", "Managers"),
+    # native filters
+    "filter_month": ("Месяц", "Month"),
+    "filter_manager": ("Менеджер", "Manager"),
+    "filter_territory": ("Территория", "Territory"),
+    # charts
+    "chart_status_mix": ("Структура базы по менеджерам против плана", "Status mix by manager against plan"),
+    "chart_status_trend": ("Клиенты по статусам, по месяцам", "Clients by status over the months"),
+    "chart_status_flow": ("Переходы между статусами за месяц", "Status flow of the month"),
+    "chart_events": ("Новые, вернувшиеся и потерянные", "New, returned and lost"),
+    "chart_cov_territory": ("Покрытие по территориям", "Coverage by territory"),
+    "chart_cov_rep": ("Покрытие по торговым представителям", "Coverage by sales rep"),
+    "chart_cov_channel": ("Покрытие по каналам", "Coverage by channel"),
+    "chart_cov_category": ("АКБ по категориям", "AKB by category"),
+    "chart_cov_stability": ("АКБ и стабильная АКБ, по месяцам", "AKB and stable AKB over the months"),
+    "chart_visits_reps": ("Визиты, эффективность и СТТ по представителям", "Visits, effectiveness and STT by rep"),
+    "chart_visits_trend": ("Визиты: план и факт, по месяцам", "Visits: planned and actual over the months"),
+    "chart_scorecard": ("Карта менеджеров", "Manager scorecard"),
+    "chart_rotation": ("Кандидаты на ротацию", "Rotation candidates"),
+    # metrics
+    "m_clients_sum": ("Клиенты", "Clients"),
+    "m_client_count": ("Клиенты", "Clients"),
+    "m_new_events": ("Новые", "New"),
+    "m_returned_events": ("Вернувшиеся", "Returned"),
+    "m_lost_events": ("Потерянные", "Lost"),
+    "m_akb_sum": ("АКБ", "AKB"),
+    "m_stable_akb_sum": ("Стабильная АКБ (3 мес.)", "Stable AKB (3 months)"),
+    "m_planned_sum": ("Визиты по плану", "Planned visits"),
+    "m_actual_sum": ("Визиты факт", "Actual visits"),
+    # columns
+    "month": ("Месяц", "Month"),
+    "month_label": ("Месяц", "Month"),
+    "manager": ("Менеджер", "Manager"),
+    "manager_id": ("Менеджер", "Manager"),
+    "rep_id": ("Торговый представитель", "Sales rep"),
+    "client_id": ("Клиент", "Client"),
+    "status": ("Статус (код)", "Status (code)"),
+    "status_name": ("Статус", "Status"),
+    "from_status": ("Из статуса (код)", "From status (code)"),
+    "to_status": ("В статус (код)", "To status (code)"),
+    "from_status_name": ("Из статуса", "From status"),
+    "to_status_name": ("В статус", "To status"),
+    "clients": ("Клиенты", "Clients"),
+    "share": ("Доля базы", "Share of the base"),
+    "plan_share": ("План", "Plan"),
+    "on_plan": ("В плане", "On plan"),
+    "is_all_managers": ("Все менеджеры", "All managers"),
+    "role": ("Роль", "Role"),
+    "client_base": ("Клиентская база", "Client base"),
+    "plan_direction": ("Направление плана", "Plan direction"),
+    "status_order": ("Порядок статуса", "Status order"),
+    "is_new_this_month": ("Новый в месяце", "New this month"),
+    "is_returned_this_month": ("Вернулся в месяце", "Returned this month"),
+    "is_lost_this_month": ("Потерян в месяце", "Lost this month"),
+    "months_inactive": ("Месяцев без отгрузок", "Months inactive"),
+    "revenue": ("Выручка", "Revenue"),
+    "margin": ("Маржа", "Margin"),
+    "abc_class": ("ABC(DE)", "ABC(DE)"),
+    "tier": ("Уровень клиента", "Tier"),
+    "territory": ("Территория", "Territory"),
+    "channel": ("Канал", "Channel"),
+    "okb": ("ОКБ", "OKB (census points)"),
+    "pakb": ("ПАКБ", "PAKB (planned points)"),
+    "akb": ("АКБ", "AKB (active points)"),
+    "coverage_okb": ("Покрытие ОКБ", "OKB coverage"),
+    "coverage_pakb": ("Покрытие ПАКБ", "PAKB coverage"),
+    "akb_3m": ("АКБ за 3 мес.", "AKB, 3 months"),
+    "stable_akb_3m": ("Стабильная АКБ", "Stable AKB"),
+    "stability_3m": ("Стабильность", "Stability"),
+    "points": ("Точки", "Points"),
+    "category": ("Категория", "Category"),
+    "category_akb": ("АКБ категории", "Category AKB"),
+    "category_coverage": ("Доля от АКБ", "Share of AKB"),
+    "buying_points": ("Покупающие точки", "Buying points"),
+    "planned_visits": ("Визиты по плану", "Planned visits"),
+    "actual_visits": ("Визиты факт", "Actual visits"),
+    "orders": ("Заказы", "Orders"),
+    "effective_orders": ("Эффективные заказы", "Effective orders"),
+    "visit_effectiveness": ("Эффективность визитов", "Visit effectiveness"),
+    "kpd_effectiveness": ("КПД", "KPD"),
+    "stt_3m": ("СТТ", "STT (systemic points)"),
+    "stt_share": ("Доля СТТ", "STT share"),
+    "rep_cost": ("Затраты на представителя", "Rep cost"),
+    "cost_per_visit": ("Стоимость визита", "Cost per visit"),
+    "cost_per_order": ("Стоимость заказа", "Cost per order"),
+    "margin_per_order": ("Маржа на заказ", "Margin per order"),
+    "useful_income_share": ("Доля полезного дохода", "Useful income share"),
+    "assigned_points": ("Закреплённые точки", "Assigned points"),
+    "active_clients": ("Активные клиенты", "Active clients"),
+    "overloaded": ("Перегружен", "Overloaded"),
+    "rotation_candidates": ("На ротацию", "Rotation candidates"),
+    "new_clients": ("Новые", "New"),
+    "returned_clients": ("Вернувшиеся", "Returned"),
+    "handover_candidates": ("К передаче", "Handover candidates"),
+    "handed_over_3m": ("Передано за 3 мес.", "Handed over, 3 months"),
+    "handover_target": ("План передачи", "Handover target"),
+    "new_clients_3m": ("Новые за 3 мес.", "New, 3 months"),
+    "returned_clients_3m": ("Вернувшиеся за 3 мес.", "Returned, 3 months"),
+    "stabilized_clients": ("Стабильные", "Stabilized"),
+    "lost_clients": ("Потерянные", "Lost"),
+    "plan_misses": ("Невыполненные планы", "Plan misses"),
+    "last_shipment_date": ("Последняя отгрузка", "Last shipment"),
+    "revenue_12m": ("Выручка за 12 мес.", "Revenue, 12 months"),
+}
+
+# metrics.md §2 statuses, shown in the dashboards' language (the tables keep the codes).
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "potential": ("потенциальный", "potential"),
+    "new": ("новый", "new"),
+    "returned": ("вернувшийся", "returned"),
+    "stabilized": ("стабильный", "stabilized"),
+    "unstabilized": ("нестабильный", "unstabilized"),
+    "lost": ("потерянный", "lost"),
+    "dormant": ("спящий", "dormant"),
+}
+
+# d3 formats: shares and ratios are fractions in `reporting` (README "What is published").
+PERCENT = ".1%"
+MONEY = ",.0f"
+RATIO = ".2f"
+
+
+def label(key: str, language: str) -> str:
+    """The label of ``key`` in ``language`` (``ru`` or ``en``); a missing key is a bug here."""
+    if language not in LANGUAGES:
+        raise ValueError(f"BI language {language!r}: use one of {', '.join(LANGUAGES)}")
+    return LABELS[key][LANGUAGES.index(language)]
+
+
+def status_case(column: str, language: str) -> str:
+    """SQL that names a status code in ``language`` (an unknown code is shown as it is)."""
+    index = LANGUAGES.index(language)
+    whens = " ".join(f"WHEN '{code}' THEN '{names[index]}'" for code, names in STATUS_LABELS.items())
+    return f"CASE {column} {whens} ELSE {column} END"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A dataset column; ``expression`` makes it a calculated column (SQL over the row)."""
+
+    name: str
+    type: str
+    expression: str | None = None
+    is_dttm: bool = False
+    # status columns get their expression per language (status_case) when rendered
+    status_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    expression: str
+    d3format: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A Superset dataset over ``reporting``: a published table, or a virtual one (``sql``).
+
+    ``owner_column`` is what row-level security filters on for a manager's role (None: the
+    rows are company-wide aggregates and a manager's role sees none of them).
+    """
+
+    key: str
+    table: str
+    columns: tuple[Column, ...]
+    owner_column: str | None
+    metrics: tuple[Metric, ...] = ()
+    sql: str | None = None
+    description: str = ""
+
+    @property
+    def column_names(self) -> set[str]:
+        return {c.name for c in self.columns}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart; ``kind`` selects how bundle.py renders params and query context.
+
+    kinds: ``table`` (raw rows: ``columns``, ordered by ``order_by``), ``bars`` / ``lines``
+    (months on the x axis: ``metrics``, split by ``groupby``), ``matrix`` (pivot table:
+    ``rows`` × ``cols`` of ``metrics[0]``). ``monthly``: the month filter applies (a trend
+    over the months is left out of its scope).
+    """
+
+    key: str
+    dataset: str
+    kind: str
+    columns: tuple[str, ...] = ()
+    order_by: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+    groupby: tuple[str, ...] = ()
+    rows: tuple[str, ...] = ()
+    cols: tuple[str, ...] = ()
+    monthly: bool = True
+    formats: dict[str, str] = field(default_factory=dict)
+    height: int = 50
+
+    @property
+    def title_key(self) -> str:
+        return f"chart_{self.key}"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A dashboard: rows of (chart key, width of 12) and its native filters.
+
+    ``filters``: ``month`` (single month, the latest by default), ``manager`` (the calculated
+    column ``manager``: manager_id or rep_id), ``territory`` (coverage by territory only:
+    `reporting` carries the territory only there).
+    """
+
+    key: str
+    slug: str
+    layout: tuple[tuple[tuple[str, int], ...], ...]
+    filters: tuple[str, ...] = ("month", "manager")
+    # the dataset whose `manager` values the manager filter offers: the managers who own
+    # clients (scorecard) on the client dashboards, the reps on visits and coverage
+    manager_source: str = "scorecard"
+
+    @property
+    def title_key(self) -> str:
+        return f"dash_{self.key}"
+
+    @property
+    def chart_keys(self) -> list[str]:
+        return [key for row in self.layout for key, _ in row]
+
+
+def _month_columns() -> tuple[Column, ...]:
+    return (Column("month", "DATE", is_dttm=True),
+            Column("month_label", "TEXT", expression="to_char(month, 'YYYY-MM')"))
+
+
+def _manager(column: str) -> Column:
+    """The column the manager filter targets on every dataset (one name on all dashboards)."""
+    return Column("manager", "TEXT", expression=column)
+
+
+_COVERAGE_COLUMNS = (
+    Column("okb", "BIGINT"), Column("pakb", "BIGINT"), Column("akb", "BIGINT"),
+    Column("coverage_okb", "NUMERIC"), Column("coverage_pakb", "NUMERIC"), Column("akb_3m", "BIGINT"),
+    Column("stable_akb_3m", "BIGINT"), Column("stability_3m", "NUMERIC"),
+)
+_COVERAGE_SELECT = "okb, pakb, akb, coverage_okb, coverage_pakb, akb_3m, stable_akb_3m, stability_3m"
+
+
+def _coverage_sql(dimension: str, alias: str | None) -> str:
+    value = f"dimension_value AS {alias}, " if alias else ""
+    return (f"SELECT month, {value}{_COVERAGE_SELECT}\nFROM reporting.coverage_monthly\n"
+            f"WHERE dimension = '{dimension}'")
+
+
+DATASETS: dict[str, Dataset] = {d.key: d for d in (
+    Dataset(
+        "status_summary", "status_summary_monthly", owner_column="manager_id",
+        description="reporting.status_summary_monthly: status mix per manager against the role's plan.",
+        columns=(*_month_columns(), Column("manager_id", "TEXT"), _manager("manager_id"),
+                 Column("status", "TEXT"), Column("status_name", "TEXT", status_of="status"),
+                 Column("clients", "BIGINT"), Column("share", "NUMERIC"), Column("plan_share", "NUMERIC"),
+                 Column("on_plan", "BOOLEAN"), Column("is_all_managers", "BOOLEAN"), Column("role", "TEXT"),
+                 Column("client_base", "NUMERIC"), Column("plan_direction", "TEXT"),
+                 Column("status_order", "INTEGER")),
+        metrics=(Metric("clients_sum", "SUM(clients)"),)),
+    Dataset(
+        "client_status", "client_status_monthly", owner_column="manager_id",
+        description="reporting.client_status_monthly: each client's status and events per month.",
+        columns=(*_month_columns(), Column("client_id", "TEXT"), Column("manager_id", "TEXT"),
+                 _manager("manager_id"), Column("status", "TEXT"),
+                 Column("status_name", "TEXT", status_of="status"),
+                 Column("is_new_this_month", "BOOLEAN"), Column("is_returned_this_month", "BOOLEAN"),
+                 Column("is_lost_this_month", "BOOLEAN"), Column("months_inactive", "INTEGER"),
+                 Column("revenue", "NUMERIC"), Column("margin", "NUMERIC"), Column("abc_class", "TEXT"),
+                 Column("tier", "TEXT")),
+        metrics=(Metric("client_count", "COUNT(*)"),
+                 Metric("new_events", "SUM(CASE WHEN is_new_this_month THEN 1 ELSE 0 END)"),
+                 Metric("returned_events", "SUM(CASE WHEN is_returned_this_month THEN 1 ELSE 0 END)"),
+                 Metric("lost_events", "SUM(CASE WHEN is_lost_this_month THEN 1 ELSE 0 END)"))),
+    Dataset(
+        # status_flow_monthly has no owner column; the same flow per owner of the month comes
+        # from the client rows of M and M-1 (a client without a row in M-1 comes from potential,
+        # as status_flow_monthly counts it), so a manager's role can see their own flow.
+        "status_flow", "bi_status_flow_by_manager", owner_column="manager_id",
+        description="Status flow (M-1 -> M) per owner of the month, from reporting.client_status_monthly.",
+        sql=("SELECT cur.month, cur.manager_id, COALESCE(prev.status, 'potential') AS from_status,\n"
+             "       cur.status AS to_status, COUNT(*) AS clients\n"
+             "FROM reporting.client_status_monthly AS cur\n"
+             "LEFT JOIN reporting.client_status_monthly AS prev\n"
+             "  ON prev.client_id = cur.client_id AND prev.month = (cur.month - INTERVAL '1 month')::date\n"
+             "GROUP BY cur.month, cur.manager_id, COALESCE(prev.status, 'potential'), cur.status"),
+        columns=(*_month_columns(), Column("manager_id", "TEXT"), _manager("manager_id"),
+                 Column("from_status", "TEXT"), Column("to_status", "TEXT"),
+                 Column("from_status_name", "TEXT", status_of="from_status"),
+                 Column("to_status_name", "TEXT", status_of="to_status"), Column("clients", "BIGINT")),
+        metrics=(Metric("clients_sum", "SUM(clients)"),)),
+    Dataset(
+        "coverage_territory", "bi_coverage_by_territory", owner_column=None,
+        description="reporting.coverage_monthly, dimension territory.",
+        sql=_coverage_sql("territory", "territory"),
+        columns=(*_month_columns(), Column("territory", "TEXT"), *_COVERAGE_COLUMNS)),
+    Dataset(
+        "coverage_rep", "bi_coverage_by_rep", owner_column="rep_id",
+        description="reporting.coverage_monthly, dimension rep (the points' rep as of the month).",
+        sql=_coverage_sql("rep", "rep_id"),
+        columns=(*_month_columns(), Column("rep_id", "TEXT"), _manager("rep_id"), *_COVERAGE_COLUMNS)),
+    Dataset(
+        "coverage_channel", "bi_coverage_by_channel", owner_column=None,
+        description="reporting.coverage_monthly, dimension channel.",
+        sql=_coverage_sql("channel", "channel"),
+        columns=(*_month_columns(), Column("channel", "TEXT"), *_COVERAGE_COLUMNS)),
+    Dataset(
+        "coverage_total", "bi_coverage_total", owner_column=None,
+        description="reporting.coverage_monthly, the company total.",
+        sql=_coverage_sql("total", None),
+        columns=(*_month_columns(), *_COVERAGE_COLUMNS),
+        metrics=(Metric("akb_sum", "SUM(akb)"), Metric("stable_akb_sum", "SUM(stable_akb_3m)"))),
+    Dataset(
+        "category_coverage", "category_coverage_monthly", owner_column=None,
+        description="reporting.category_coverage_monthly: category AKB (metrics.md §4).",
+        columns=(*_month_columns(), Column("category", "TEXT"), Column("category_akb", "BIGINT"),
+                 Column("akb", "BIGINT"), Column("category_coverage", "NUMERIC"),
+                 Column("buying_points", "BIGINT"))),
+    Dataset(
+        "visits", "visits_monthly", owner_column="rep_id",
+        description="reporting.visits_monthly: visits, effectiveness, STT and rep costs per rep.",
+        columns=(*_month_columns(), Column("rep_id", "TEXT"), _manager("rep_id"),
+                 *(Column(name, "BIGINT") for name in ("planned_visits", "actual_visits", "orders",
+                                                       "effective_orders")),
+                 Column("visit_effectiveness", "NUMERIC"), Column("kpd_effectiveness", "NUMERIC"),
+                 Column("stt_3m", "BIGINT"), Column("akb_3m", "BIGINT"), Column("stt_share", "NUMERIC"),
+                 *(Column(name, "NUMERIC") for name in ("rep_cost", "cost_per_visit", "cost_per_order",
+                                                        "margin_per_order", "useful_income_share")),
+                 Column("akb", "BIGINT"), Column("assigned_points", "BIGINT"), Column("revenue", "NUMERIC"),
+                 Column("margin", "NUMERIC")),
+        metrics=(Metric("planned_sum", "SUM(planned_visits)"), Metric("actual_sum", "SUM(actual_visits)"))),
+    Dataset(
+        "scorecard", "manager_scorecard_monthly", owner_column="manager_id",
+        description="reporting.manager_scorecard_monthly: the managers' scorecard (metrics.md §3).",
+        columns=(*_month_columns(), Column("manager_id", "TEXT"), _manager("manager_id"), Column("role", "TEXT"),
+                 Column("clients", "BIGINT"), Column("active_clients", "BIGINT"), Column("overloaded", "BOOLEAN"),
+                 *(Column(name, "BIGINT") for name in ("rotation_candidates", "new_clients", "returned_clients",
+                                                       "handover_candidates", "handed_over_3m")),
+                 Column("handover_target", "INTEGER"), Column("revenue", "NUMERIC"), Column("margin", "NUMERIC"),
+                 Column("new_clients_3m", "NUMERIC"), Column("returned_clients_3m", "NUMERIC"),
+                 Column("stabilized_clients", "BIGINT"), Column("lost_clients", "BIGINT"),
+                 Column("on_plan", "BOOLEAN"), Column("plan_misses", "BIGINT"))),
+    Dataset(
+        "rotation", "rotation_candidates", owner_column="manager_id",
+        description="reporting.rotation_candidates: whom to hand to another manager (metrics.md §3).",
+        columns=(*_month_columns(), Column("client_id", "TEXT"), Column("manager_id", "TEXT"),
+                 _manager("manager_id"), Column("last_shipment_date", "DATE"),
+                 Column("months_inactive", "INTEGER"), Column("revenue_12m", "NUMERIC"), Column("status", "TEXT"),
+                 Column("status_name", "TEXT", status_of="status"), Column("tier", "TEXT"),
+                 Column("abc_class", "TEXT"))),
+)}
+
+_COVERAGE_TABLE = ("okb", "pakb", "akb", "coverage_okb", "coverage_pakb", "akb_3m", "stable_akb_3m", "stability_3m")
+_COVERAGE_FORMATS = {"coverage_okb": PERCENT, "coverage_pakb": PERCENT, "stability_3m": PERCENT}
+
+CHARTS: dict[str, Chart] = {c.key: c for c in (
+    # Клиентская база
+    Chart("status_mix", "status_summary", "table",
+          columns=("manager_id", "role", "status_name", "clients", "share", "plan_share", "on_plan"),
+          order_by=("manager_id", "status_order"), formats={"share": PERCENT, "plan_share": PERCENT}, height=70),
+    Chart("status_trend", "client_status", "bars", metrics=("client_count",), groupby=("status_name",),
+          monthly=False),
+    Chart("status_flow", "status_flow", "matrix", rows=("from_status_name",), cols=("to_status_name",),
+          metrics=("clients_sum",), height=70),
+    Chart("events", "client_status", "lines", metrics=("new_events", "returned_events", "lost_events"),
+          monthly=False),
+    # Покрытие
+    Chart("cov_territory", "coverage_territory", "table", columns=("territory", *_COVERAGE_TABLE),
+          order_by=("territory",), formats=_COVERAGE_FORMATS),
+    Chart("cov_rep", "coverage_rep", "table", columns=("rep_id", *_COVERAGE_TABLE), order_by=("rep_id",),
+          formats=_COVERAGE_FORMATS),
+    Chart("cov_channel", "coverage_channel", "table", columns=("channel", *_COVERAGE_TABLE),
+          order_by=("channel",), formats=_COVERAGE_FORMATS),
+    Chart("cov_category", "category_coverage", "table",
+          columns=("category", "category_akb", "akb", "category_coverage"), order_by=("category",),
+          formats={"category_coverage": PERCENT}),
+    Chart("cov_stability", "coverage_total", "lines", metrics=("akb_sum", "stable_akb_sum"), monthly=False),
+    # Визиты
+    Chart("visits_reps", "visits", "table",
+          columns=("rep_id", "planned_visits", "actual_visits", "orders", "effective_orders",
+                   "visit_effectiveness", "kpd_effectiveness", "stt_3m", "stt_share", "rep_cost",
+                   "cost_per_visit", "cost_per_order"),
+          order_by=("rep_id",),
+          formats={"visit_effectiveness": PERCENT, "kpd_effectiveness": PERCENT, "stt_share": PERCENT,
+                   "rep_cost": MONEY, "cost_per_visit": MONEY, "cost_per_order": MONEY}),
+    Chart("visits_trend", "visits", "bars", metrics=("planned_sum", "actual_sum"), monthly=False),
+    # Менеджеры
+    Chart("scorecard", "scorecard", "table",
+          columns=("manager_id", "role", "clients", "active_clients", "overloaded", "rotation_candidates",
+                   "new_clients", "returned_clients", "handover_candidates", "handed_over_3m",
+                   "handover_target", "on_plan", "revenue"),
+          order_by=("manager_id",), formats={"revenue": MONEY}),
+    Chart("rotation", "rotation", "table",
+          columns=("client_id", "manager_id", "status_name", "tier", "last_shipment_date", "months_inactive",
+                   "revenue_12m"),
+          order_by=("manager_id", "client_id"), formats={"revenue_12m": MONEY}, height=70),
+)}
+
+DASHBOARDS: dict[str, Dashboard] = {d.key: d for d in (
+    Dashboard("client_base", "client-base",
+              layout=((("status_mix", 6), ("status_flow", 6)), (("status_trend", 6), ("events", 6)))),
+    Dashboard("coverage", "coverage",
+              layout=((("cov_territory", 12),), (("cov_rep", 6), ("cov_channel", 6)),
+                      (("cov_category", 6), ("cov_stability", 6))),
+              filters=("month", "manager", "territory"), manager_source="coverage_rep"),
+    Dashboard("visits", "visits", layout=((("visits_reps", 12),), (("visits_trend", 12),)),
+              manager_source="visits"),
+    Dashboard("managers", "managers", layout=((("scorecard", 12),), (("rotation", 12),))),
+)}
+
+# Where each native filter points: (dataset key, column). The filter applies by column name
+# to every chart of the dashboard whose dataset has that column (bundle.py scopes it).
+FILTER_TARGETS: dict[str, tuple[str, str]] = {
+    "month": ("scorecard", "month_label"),
+    "manager": ("scorecard", "manager"),
+    "territory": ("coverage_territory", "territory"),
+}
+FILTER_COLUMNS = {name: column for name, (_, column) in FILTER_TARGETS.items()}
+
+
+def metric_label_key(metric: str) -> str:
+    return f"m_{metric}"
+
+
+def validate() -> list[str]:
+    """Every reference resolves and every label exists in both languages: problems, or []."""
+    problems = []
+    for chart in CHARTS.values():
+        dataset = DATASETS.get(chart.dataset)
+        if dataset is None:
+            problems.append(f"chart {chart.key}: unknown dataset {chart.dataset}")
+            continue
+        names = dataset.column_names
+        metrics = {m.name for m in dataset.metrics}
+        for column in (*chart.columns, *chart.order_by, *chart.groupby, *chart.rows, *chart.cols):
+            if column not in names:
+                problems.append(f"chart {chart.key}: {dataset.key} has no column {column}")
+        for metric in chart.metrics:
+            if metric not in metrics:
+                problems.append(f"chart {chart.key}: {dataset.key} has no metric {metric}")
+            if metric_label_key(metric) not in LABELS:
+                problems.append(f"metric {metric}: no label")
+        if chart.title_key not in LABELS:
+            problems.append(f"chart {chart.key}: no title label {chart.title_key}")
+    for dataset in DATASETS.values():
+        for column in dataset.columns:
+            if column.name not in LABELS:
+                problems.append(f"dataset {dataset.key}: column {column.name} has no label")
+        if dataset.owner_column and dataset.owner_column not in dataset.column_names:
+            problems.append(f"dataset {dataset.key}: owner column {dataset.owner_column} missing")
+    for dashboard in DASHBOARDS.values():
+        for key in dashboard.chart_keys:
+            if key not in CHARTS:
+                problems.append(f"dashboard {dashboard.key}: unknown chart {key}")
+        if sum(width for _, width in dashboard.layout[0]) > 12:
+            problems.append(f"dashboard {dashboard.key}: a row wider than 12")
+        for name in dashboard.filters:
+            if name not in FILTER_TARGETS:
+                problems.append(f"dashboard {dashboard.key}: unknown filter {name}")
+            if f"filter_{name}" not in LABELS:
+                problems.append(f"filter {name}: no label")
+        if dashboard.title_key not in LABELS:
+            problems.append(f"dashboard {dashboard.key}: no title label")
+        if "manager" not in DATASETS.get(dashboard.manager_source, Dataset("", "", (), None)).column_names:
+            problems.append(f"dashboard {dashboard.key}: manager_source {dashboard.manager_source} has no manager")
+    for key, names in LABELS.items():
+        if len(names) != len(LANGUAGES) or not all(names):
+            problems.append(f"label {key}: needs {len(LANGUAGES)} non-empty names")
+    return problems
