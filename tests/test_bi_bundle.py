@@ -62,7 +62,7 @@ def test_physical_datasets_use_only_published_columns_with_their_types():
         if dataset.sql is not None:
             continue
         for column in dataset.columns:
-            if column.expression or column.status_of:
+            if column.calculated:
                 continue
             assert column.name in contract[dataset.table], f"{dataset.key}.{column.name} is not published"
             assert type_map[contract[dataset.table][column.name]] == column.type, f"{dataset.key}.{column.name}"
@@ -75,7 +75,7 @@ def test_virtual_datasets_select_published_columns():
             continue
         sources = {c for table in bundle.reads(dataset) for c in contract[table]}
         for column in dataset.columns:
-            if column.expression or column.status_of or column.name in sources:
+            if column.calculated or column.name in sources:
                 continue
             assert f" AS {column.name}" in dataset.sql, f"{dataset.key}.{column.name} comes from nowhere"
 
@@ -141,7 +141,8 @@ def test_filters_reach_only_charts_that_have_their_column():
     assert month["controlValues"]["defaultToFirstItem"] and not month["controlValues"]["sortAscending"]
     assert month["requiredFirst"] is True
     # the manager filter offers reps on the rep dashboards, client owners elsewhere
-    for key, source in (("visits", "visits"), ("coverage", "coverage_rep"), ("managers", "scorecard")):
+    for key, source in (("visits", "visits"), ("coverage", "coverage_rep"), ("managers", "scorecard"),
+                        ("kpi_matrix", "receivables")):
         metadata = yaml.safe_load(bundle.render("ru")[f"dashboards/{key}.yaml"])["metadata"]
         manager = next(f for f in metadata["native_filter_configuration"] if f["id"].endswith("-manager"))
         assert manager["targets"][0]["datasetUuid"] == bundle.object_uuid("dataset", source), key
@@ -162,13 +163,21 @@ def test_access_denies_by_default_and_filters_each_manager_by_owner_column():
     assert set(deny["roles"]) == {"Admin", access.DIRECTOR_ROLE}  # the roles it does NOT apply to
     assert sorted(deny["dataset_uuids"]) == sorted(bundle.object_uuid("dataset", k) for k in definitions.DATASETS)
     regular = {f["name"]: f for f in spec["rls"] if f["filter_type"] == "Regular"}
-    assert set(regular) == {"clientbase: MF by manager_id", "clientbase: MF by rep_id",
-                            "clientbase: R1 by manager_id", "clientbase: R1 by rep_id"}
+    rep_rows = "dimension_value of the rep rows"
+    assert set(regular) == {f"clientbase: {m} by {rule}" for m in ("MF", "R1")
+                            for rule in ("manager_id", "rep_id", rep_rows)}
     assert regular["clientbase: MF by manager_id"]["clause"] == "manager_id = 'MF'"
     assert regular["clientbase: R1 by rep_id"]["roles"] == ["clientbase_manager_R1"]
     assert all(f["group_key"] == deny["group_key"] for f in spec["rls"])  # ORed with the deny
-    by_rep = {bundle.object_uuid("dataset", k) for k in ("visits", "coverage_rep")}
+    by_rep = {bundle.object_uuid("dataset", k) for k in ("visits", "coverage_rep", "retail_audit_rep")}
     assert set(regular["clientbase: R1 by rep_id"]["dataset_uuids"]) == by_rep
+    # the long tables: a rep's role sees its rep rows, not the total or the territories
+    long_tables = regular[f"clientbase: R1 by {rep_rows}"]
+    assert long_tables["clause"] == "dimension = 'rep' AND dimension_value = 'R1'"
+    assert set(long_tables["dataset_uuids"]) == {bundle.object_uuid("dataset", k) for k in ("kpi_matrix",
+                                                                                             "retail_audit")}
+    # receivables by the client's owner: the all-managers row (manager_id NULL) is the director's only
+    assert bundle.object_uuid("dataset", "receivables") in regular["clientbase: MF by manager_id"]["dataset_uuids"]
     company_wide = {bundle.object_uuid("dataset", k) for k in ("coverage_territory", "coverage_channel",
                                                                  "coverage_total", "category_coverage")}
     assert not company_wide & {u for f in regular.values() for u in f["dataset_uuids"]}
@@ -179,6 +188,7 @@ def test_access_quotes_manager_ids_and_creates_users_only_with_a_password():
     spec = access.access_spec(["O'Brien"], user_password="pw")
     clauses = [f["clause"] for f in spec["rls"] if f["filter_type"] == "Regular"]
     assert "manager_id = 'O''Brien'" in clauses
+    assert "dimension = 'rep' AND dimension_value = 'O''Brien'" in clauses
     users = {u["username"]: u["roles"] for u in spec["users"]}
     assert users["o'brien"] == ["Gamma", access.VIEWER_ROLE, "clientbase_manager_O'Brien"]
     assert access.DIRECTOR_ROLE in users["director"]
@@ -239,3 +249,47 @@ def test_clientbase_bi_refuses_an_unknown_language_setting(monkeypatch, capsys):
     assert "CLIENTBASE_BI_LANGUAGE='de': use one of ru, en" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         cli.main(["bi", "--language", "de"])
+
+
+def test_the_kpi_matrix_filters_one_dimension_and_cascade_to_its_values():
+    """Матрица КПЭ: one dimension (total by default), its values offered under it, none chosen = all."""
+    dashboard = definitions.DASHBOARDS["kpi_matrix"]
+    metadata = yaml.safe_load(bundle.render("ru")["dashboards/kpi_matrix.yaml"])["metadata"]
+    filters = {f["id"].removeprefix("NATIVE_FILTER-clientbase-"): f for f in metadata["native_filter_configuration"]}
+    assert list(filters) == list(dashboard.filters) == ["month", "dimension", "dimension_value", "manager"]
+    dimension, value = filters["dimension"], filters["dimension_value"]
+    # sorted descending, the first option is `total` (total > territory > rep)
+    assert dimension["controlValues"]["defaultToFirstItem"] and not dimension["controlValues"]["multiSelect"]
+    assert not dimension["controlValues"]["sortAscending"] and dimension["requiredFirst"]
+    assert sorted(["total", "territory", "rep"], reverse=True)[0] == "total"
+    assert value["cascadeParentIds"] == ["NATIVE_FILTER-clientbase-dimension"]
+    assert value["controlValues"]["multiSelect"] and not value["controlValues"]["enableEmptyFilter"]
+    ids = bundle.chart_ids()
+    # the dimension reaches the matrix and the shelf over the months, not receivables or the shelf by rep
+    inside, _ = bundle.filter_scope(dashboard, "dimension")
+    assert sorted(inside) == sorted(ids[k] for k in ("kpi_matrix", "shelf_trend"))
+    # the month: the matrix and the shelf by rep; the trends over the months keep every month
+    inside, _ = bundle.filter_scope(dashboard, "month")
+    assert sorted(inside) == sorted(ids[k] for k in ("kpi_matrix", "shelf_rep"))
+    inside, _ = bundle.filter_scope(dashboard, "manager")
+    assert sorted(inside) == sorted(ids[k] for k in ("recv_trend", "recv_table"))
+
+
+def test_the_kpi_matrix_names_its_lines_in_both_languages_and_shows_the_all_managers_row():
+    seed = REPO / "dbt_project" / "seeds" / "kpi_matrix_metrics.csv"
+    codes = [line.split(",")[1] for line in seed.read_text(encoding="utf-8").splitlines()[1:] if line]
+    assert len(codes) == 24 and sorted(codes) == sorted(definitions.KPI_LINE_NAMES_EN)
+    columns = {lang: {c["column_name"]: c for c in yaml.safe_load(
+        bundle.render(lang)["datasets/Clientbase_reporting/kpi_matrix_monthly.yaml"])["columns"]}
+        for lang in definitions.LANGUAGES}
+    assert columns["ru"]["metric_name"]["expression"] == "metric_name_ru"
+    assert "WHEN 'overdue_share' THEN 'Overdue share (PDZ)'" in columns["en"]["metric_name"]["expression"]
+    assert columns["ru"]["value_text"]["expression"] == columns["en"]["value_text"]["expression"]
+    receivables = {lang: {c["column_name"]: c for c in yaml.safe_load(
+        bundle.render(lang)["datasets/Clientbase_reporting/receivables_monthly.yaml"])["columns"]}
+        for lang in definitions.LANGUAGES}
+    assert receivables["ru"]["manager"]["expression"] == "COALESCE(manager_id, 'Все менеджеры')"
+    assert receivables["en"]["manager"]["expression"] == "COALESCE(manager_id, 'All managers')"
+    # the percentages of the trends: the y axis in the definitions' share format
+    trend = yaml.safe_load(bundle.render("ru")["charts/recv_trend.yaml"])
+    assert trend["params"]["y_axis_format"] == definitions.PERCENT and trend["params"]["groupby"] == ["manager"]

@@ -11,8 +11,13 @@ The clause per dataset follows its ``owner_column`` (definitions.py):
 
 * ``manager_id = '<id>'`` — the client tables (status mix, client statuses and the status
   flow by owner, scorecard, rotation list): the manager owning the client as of the month;
-* ``rep_id = '<id>'`` — the trade-point tables (visits, coverage by rep): the point's rep as
-  of the month (reps are in the same managers list, one id space);
+* ``rep_id = '<id>'`` — the trade-point tables (visits, coverage by rep, the shelf by rep):
+  the point's rep as of the month (reps are in the same managers list, one id space);
+* ``dimension = 'rep' AND dimension_value = '<id>'`` — the long tables of the KPI matrix and
+  the retail audits (``owner_clause``): a rep's role sees its own rep rows, not the total,
+  the territories or the channels;
+* ``manager_id = '<id>'`` on receivables too: a manager sees their row, never the
+  all-managers row (``manager_id`` NULL), which only the director sees;
 * nothing — company-wide aggregates (coverage by territory and channel, the total, category
   АКБ): a manager's role sees none of their rows; the director sees them.
 
@@ -26,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clientbase.bi.bundle import object_uuid
-from clientbase.bi.definitions import DATASETS
+from clientbase.bi.definitions import DATASETS, Dataset
 
 VIEWER_ROLE = "clientbase_viewer"  # read the clientbase dashboards and datasets (with Gamma)
 DIRECTOR_ROLE = "clientbase_director"  # sees every row
@@ -72,18 +77,24 @@ class RlsFilter:
                 "description": "provisioned by clientbase bi (plugins/clientbase/bi/access.py); edits are overwritten"}
 
 
+def rule_name(dataset: Dataset) -> str:
+    """What a manager's regular filter is named after: the owner column, or its rep rows."""
+    return f"{dataset.owner_column} of the rep rows" if dataset.owner_clause else str(dataset.owner_column)
+
+
 def rls_filters(manager_ids: list[str]) -> list[RlsFilter]:
-    """The deny-by-default base filter and each manager's regular filters, one per owner column."""
+    """The deny-by-default base filter and each manager's regular filters, one per owner rule."""
     every = tuple(sorted(object_uuid("dataset", key) for key in DATASETS))
     filters = [RlsFilter(DENY_FILTER, "Base", ("Admin", DIRECTOR_ROLE), every, DENY_CLAUSE)]
-    by_column: dict[str, list[str]] = {}
-    for key, dataset in DATASETS.items():
+    by_rule: dict[str, list[Dataset]] = {}
+    for dataset in DATASETS.values():
         if dataset.owner_column:
-            by_column.setdefault(dataset.owner_column, []).append(object_uuid("dataset", key))
+            by_rule.setdefault(rule_name(dataset), []).append(dataset)
     for manager_id in manager_ids:
-        for column, uuids in sorted(by_column.items()):
-            filters.append(RlsFilter(f"clientbase: {manager_id} by {column}", "Regular", (manager_role(manager_id),),
-                                     tuple(sorted(uuids)), f"{column} = {sql_literal(manager_id)}"))
+        for name, datasets in sorted(by_rule.items()):
+            clause = datasets[0].owner_sql(sql_literal(manager_id))
+            filters.append(RlsFilter(f"clientbase: {manager_id} by {name}", "Regular", (manager_role(manager_id),),
+                                     tuple(sorted(object_uuid("dataset", d.key) for d in datasets)), str(clause)))
     return filters
 
 

@@ -30,18 +30,19 @@ from typing import Any
 import yaml
 
 from clientbase.bi.definitions import (
+    CASCADES,
     CHARTS,
     DASHBOARDS,
     DATASETS,
     FILTER_COLUMNS,
     FILTER_TARGETS,
     LANGUAGES,
+    SINGLE_FILTERS,
     Chart,
     Dashboard,
     Dataset,
     label,
     metric_label_key,
-    status_case,
 )
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def _database() -> dict[str, Any]:
 def _dataset(dataset: Dataset, language: str) -> dict[str, Any]:
     columns = []
     for column in dataset.columns:
-        expression = status_case(column.status_of, language) if column.status_of else column.expression
+        expression = column.expression_in(language)
         columns.append({
             "column_name": column.name,
             "verbose_name": label(column.name, language),
@@ -198,7 +199,8 @@ def chart_params(chart: Chart) -> tuple[dict[str, Any], dict[str, Any]]:
                   "metrics": list(chart.metrics), "groupby": list(chart.groupby),
                   "stack": "Stack" if chart.kind == "bars" and chart.groupby else None,
                   "show_legend": True, "legendType": "scroll", "legendOrientation": "top",
-                  "rich_tooltip": True, "x_axis_time_format": "%Y-%m", "y_axis_format": "SMART_NUMBER",
+                  "rich_tooltip": True, "x_axis_time_format": "%Y-%m",
+                  "y_axis_format": chart.formats.get("y_axis", "SMART_NUMBER"),
                   "truncate_metric": True, "order_desc": True, "x_axis_sort_asc": True,
                   "color_scheme": "supersetColors", "markerEnabled": chart.kind == "lines",
                   "only_total": True, "show_empty_columns": True, "annotation_layers": [],
@@ -266,7 +268,8 @@ def _native_filter(dashboard: Dashboard, name: str, language: str) -> dict[str, 
     if name == "manager":
         dataset_key = dashboard.manager_source
     inside, outside = filter_scope(dashboard, name)
-    month = name == "month"
+    single = name in SINGLE_FILTERS
+    parent = CASCADES.get(name)
     return {
         "id": f"NATIVE_FILTER-clientbase-{name}",
         "name": label(f"filter_{name}", language),
@@ -275,19 +278,20 @@ def _native_filter(dashboard: Dashboard, name: str, language: str) -> dict[str, 
         "description": "",
         "targets": [{"column": {"name": column}, "datasetUuid": object_uuid("dataset", dataset_key)}],
         "controlValues": {
-            # the month: one month, required, the latest by default (options sorted descending)
-            "enableEmptyFilter": month,
-            "defaultToFirstItem": month,
-            "multiSelect": not month,
+            # the month (the dimension): one, required, the latest (`total`) by default (options
+            # sorted descending)
+            "enableEmptyFilter": single,
+            "defaultToFirstItem": single,
+            "multiSelect": not single,
             "searchAllOptions": False,
             "inverseSelection": False,
-            "sortAscending": not month,
+            "sortAscending": not single,
         },
         "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
         # the charts wait for the filter's first value (as the filter editor saves defaultToFirstItem);
         # without it the dashboard loads every month once and the filter shows a month not applied
-        "requiredFirst": month,
-        "cascadeParentIds": [],
+        "requiredFirst": single,
+        "cascadeParentIds": [f"NATIVE_FILTER-clientbase-{parent}"] if parent else [],
         "scope": {"rootPath": ["ROOT_ID"], "excluded": outside},
         "chartsInScope": inside,
         "tabsInScope": [],

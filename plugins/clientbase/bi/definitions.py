@@ -13,12 +13,14 @@ columns (``status_name``…) whose SQL ``CASE`` comes from ``STATUS_LABELS``.
 
 Access (``access.py``): every dataset says which column ties its rows to a manager
 (``owner_column``: ``manager_id`` for the client tables, ``rep_id`` for the trade-point
-tables) or ``None`` when its rows are company-wide aggregates (territory, channel, category,
-totals) that belong to no single manager.
+tables; ``owner_clause`` when the tie is not one column, as the rep rows of the long tables
+``kpi_matrix_monthly`` and ``retail_audit_monthly``) or ``None`` when its rows are
+company-wide aggregates (territory, channel, category, totals) that belong to no single manager.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 LANGUAGES = ("ru", "en")
@@ -30,10 +32,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "dash_coverage": ("Покрытие", "Coverage"),
     "dash_visits": ("Визиты", "Visits"),
     "dash_managers": ("Менеджеры", "Managers"),
+    "dash_kpi_matrix": ("Матрица КПЭ", "KPI matrix"),
     # native filters
     "filter_month": ("Месяц", "Month"),
     "filter_manager": ("Менеджер", "Manager"),
     "filter_territory": ("Территория", "Territory"),
+    "filter_dimension": ("Разрез", "Dimension"),
+    "filter_dimension_value": ("Значение разреза", "Dimension value"),
     # charts
     "chart_status_mix": ("Структура базы по менеджерам против плана", "Status mix by manager against plan"),
     "chart_status_trend": ("Клиенты по статусам, по месяцам", "Clients by status over the months"),
@@ -48,6 +53,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "chart_visits_trend": ("Визиты: план и факт, по месяцам", "Visits: planned and actual over the months"),
     "chart_scorecard": ("Карта менеджеров", "Manager scorecard"),
     "chart_rotation": ("Кандидаты на ротацию", "Rotation candidates"),
+    "chart_kpi_matrix": ("Матрица КПЭ: 24 показателя за 3 месяца", "KPI matrix: 24 lines over 3 months"),
+    "chart_recv_trend": ("ПДЗ, системные оплаты и оплаты в срок, по месяцам",
+                         "Overdue share, payment discipline and on-time share over the months"),
+    "chart_recv_table": ("Дебиторская задолженность и оплаты, по месяцам", "Receivables and payments over the months"),
+    "chart_shelf_trend": ("КП и КД, по месяцам", "Planogram coverage and MML distribution over the months"),
+    "chart_shelf_rep": ("КП и КД по торговым представителям", "Planogram coverage and MML distribution by rep"),
     # metrics
     "m_clients_sum": ("Клиенты", "Clients"),
     "m_client_count": ("Клиенты", "Clients"),
@@ -58,6 +69,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "m_stable_akb_sum": ("Стабильная АКБ (3 мес.)", "Stable AKB (3 months)"),
     "m_planned_sum": ("Визиты по плану", "Planned visits"),
     "m_actual_sum": ("Визиты факт", "Actual visits"),
+    "m_overdue_share_value": ("ПДЗ", "Overdue share"),
+    "m_payment_discipline_value": ("Системные оплаты по сумме", "Payment discipline"),
+    "m_on_time_share_value": ("Оплачено в срок", "Paid on time"),
+    "m_planogram_coverage_ratio": ("КП", "Planogram coverage"),
+    "m_distribution_coefficient_ratio": ("КД", "MML distribution"),
     # columns
     "month": ("Месяц", "Month"),
     "month_label": ("Месяц", "Month"),
@@ -132,7 +148,56 @@ LABELS: dict[str, tuple[str, str]] = {
     "plan_misses": ("Невыполненные планы", "Plan misses"),
     "last_shipment_date": ("Последняя отгрузка", "Last shipment"),
     "revenue_12m": ("Выручка за 12 мес.", "Revenue, 12 months"),
+    "dimension": ("Разрез", "Dimension"),
+    "dimension_value": ("Значение разреза", "Dimension value"),
+    "metric_no": ("№", "No."),
+    "metric_code": ("Код показателя", "Line code"),
+    "metric_name_ru": ("Показатель (рус.)", "Line (Russian)"),
+    "metric_name": ("Показатель", "Line"),
+    "unit": ("Единица", "Unit"),
+    "value": ("Значение (число)", "Value (number)"),
+    "value_text": ("Значение", "Value"),
+    "receivables": ("ДЗ", "Receivables"),
+    "overdue_receivables": ("Просроченная ДЗ", "Overdue receivables"),
+    "overdue_share": ("ПДЗ", "Overdue share"),
+    "overdue_clients": ("Клиенты с просрочкой", "Clients overdue"),
+    "planned_payments": ("План оплат", "Planned payments"),
+    "payments": ("Оплаты", "Payments"),
+    "payment_discipline": ("Системные оплаты по сумме", "Payment discipline"),
+    "paid_on_time": ("Оплачено в срок (сумма)", "Paid on time (amount)"),
+    "on_time_share": ("Доля оплат в срок", "On-time share"),
+    "audited_points": ("Точки с аудитом", "Audited points"),
+    "planogram_points": ("Точки по планограмме", "Points on planogram"),
+    "planogram_coverage": ("КП", "Planogram coverage"),
+    "mml_skus": ("SKU в ММЛ", "MML SKUs"),
+    "mml_present": ("SKU ММЛ в наличии", "MML SKUs present"),
+    "distribution_coefficient": ("КД", "MML distribution"),
 }
+
+# The manager column of receivables_monthly is NULL on the all-managers row: it is shown (and
+# offered by the manager filter) under this name, in the dashboards' language.
+ALL_MANAGERS = ("Все менеджеры", "All managers")
+
+# The KPI matrix lines' names (seed kpi_matrix_metrics, metrics.md §10) in English: the table
+# carries the Russian name (metric_name_ru), the English bundle shows these, by metric_code.
+KPI_LINE_NAMES_EN: dict[str, str] = {
+    "okb": "OKB (census points)", "pakb": "PAKB (planned points)", "akb": "AKB (active points)",
+    "coverage_pakb": "PAKB coverage", "coverage_okb": "OKB coverage", "stable_akb": "Stable AKB",
+    "stability": "AKB stability", "stt": "STT (systemic points)", "stt_share": "STT share",
+    "category_akb": "Category AKB", "category_akb_share": "Category AKB share", "planned_visits": "Planned visits",
+    "orders": "Orders", "effective_orders": "Effective orders", "visit_effectiveness": "Visit effectiveness",
+    "kpd_effectiveness": "KPD", "cost_per_visit": "Cost per visit", "cost_per_order": "Cost per order",
+    "margin_per_order": "Margin per order", "useful_income_share": "Useful income share",
+    "overdue_share": "Overdue share (PDZ)", "payment_discipline": "Payment discipline",
+    "planogram_coverage": "Planogram coverage (KP)", "distribution_coefficient": "MML distribution (KD)",
+}
+
+# How the matrix shows a value by its unit (seed column `unit`): shares as percentages with one
+# decimal, money and counts as whole numbers with thousands grouped; Postgres formats it, since a
+# Superset table formats a column, not a row. tests/test_bi_superset.py re-formats in Python.
+VALUE_TEXT_SQL = ("CASE WHEN value IS NULL THEN '—' "
+                  "WHEN unit = 'share' THEN to_char(round(value * 100, 1), 'FM999999990.0') || '%' "
+                  "ELSE replace(to_char(round(value), 'FM999,999,999,999,990'), ',', ' ') END")
 
 # metrics.md §2 statuses, shown in the dashboards' language (the tables keep the codes).
 STATUS_LABELS: dict[str, tuple[str, str]] = {
@@ -158,6 +223,19 @@ def label(key: str, language: str) -> str:
     return LABELS[key][LANGUAGES.index(language)]
 
 
+def kpi_line_name_sql(language: str) -> str:
+    """SQL naming a matrix line in ``language``: the seed's Russian name, or English by code."""
+    if language == "ru":
+        return "metric_name_ru"
+    whens = " ".join(f"WHEN '{code}' THEN '{name}'" for code, name in KPI_LINE_NAMES_EN.items())
+    return f"CASE metric_code {whens} ELSE metric_name_ru END"
+
+
+def all_managers_sql(column: str, language: str) -> str:
+    """SQL showing the all-managers row (``column`` NULL) under its name in ``language``."""
+    return f"COALESCE({column}, '{ALL_MANAGERS[LANGUAGES.index(language)]}')"
+
+
 def status_case(column: str, language: str) -> str:
     """SQL that names a status code in ``language`` (an unknown code is shown as it is)."""
     index = LANGUAGES.index(language)
@@ -175,6 +253,21 @@ class Column:
     is_dttm: bool = False
     # status columns get their expression per language (status_case) when rendered
     status_of: str | None = None
+    # other per-language expressions: a function of the language (kpi_line_name_sql…)
+    localized: Callable[[str], str] | None = None
+
+    @property
+    def calculated(self) -> bool:
+        """A column Superset computes (SQL over the row), not one the table has."""
+        return bool(self.expression or self.status_of or self.localized)
+
+    def expression_in(self, language: str) -> str | None:
+        """The column's SQL in ``language`` (None: a physical column)."""
+        if self.status_of:
+            return status_case(self.status_of, language)
+        if self.localized:
+            return self.localized(language)
+        return self.expression
 
 
 @dataclass(frozen=True)
@@ -189,7 +282,10 @@ class Dataset:
     """A Superset dataset over ``reporting``: a published table, or a virtual one (``sql``).
 
     ``owner_column`` is what row-level security filters on for a manager's role (None: the
-    rows are company-wide aggregates and a manager's role sees none of them).
+    rows are company-wide aggregates and a manager's role sees none of them). ``owner_clause``
+    replaces ``column = '<id>'`` when the tie is not one column: ``{id}`` stands for the quoted
+    manager id (the long tables' rep rows: ``dimension = 'rep' AND dimension_value = {id}``);
+    ``owner_column`` then names the rule (``access.py``) and must still be a column.
     """
 
     key: str
@@ -199,6 +295,15 @@ class Dataset:
     metrics: tuple[Metric, ...] = ()
     sql: str | None = None
     description: str = ""
+    owner_clause: str | None = None
+
+    def owner_sql(self, quoted_id: str) -> str | None:
+        """The row-level-security clause of a manager whose id is ``quoted_id`` (an SQL literal)."""
+        if self.owner_column is None:
+            return None
+        if self.owner_clause:
+            return self.owner_clause.replace("{id}", quoted_id)
+        return f"{self.owner_column} = {quoted_id}"
 
     @property
     def column_names(self) -> set[str]:
@@ -212,7 +317,8 @@ class Chart:
     kinds: ``table`` (raw rows: ``columns``, ordered by ``order_by``), ``bars`` / ``lines``
     (months on the x axis: ``metrics``, split by ``groupby``), ``matrix`` (pivot table:
     ``rows`` × ``cols`` of ``metrics[0]``). ``monthly``: the month filter applies (a trend
-    over the months is left out of its scope).
+    over the months is left out of its scope). ``formats``: d3 formats by column (tables), and
+    ``y_axis`` for the value axis of bars / lines (shares as percentages).
     """
 
     key: str
@@ -239,7 +345,9 @@ class Dashboard:
 
     ``filters``: ``month`` (single month, the latest by default), ``manager`` (the calculated
     column ``manager``: manager_id or rep_id), ``territory`` (coverage by territory only:
-    `reporting` carries the territory only there).
+    `reporting` carries the territory only there), ``dimension`` (total / territory / rep of the
+    long tables, one, ``total`` by default) and ``dimension_value`` (its values, cascading from
+    ``dimension``; none chosen: every value of the dimension).
     """
 
     key: str
@@ -282,6 +390,9 @@ def _coverage_sql(dimension: str, alias: str | None) -> str:
     return (f"SELECT month, {value}{_COVERAGE_SELECT}\nFROM reporting.coverage_monthly\n"
             f"WHERE dimension = '{dimension}'")
 
+
+# A rep's rows of a long table (dimension x dimension_value): reps and managers share one id space.
+REP_ROWS_CLAUSE = "dimension = 'rep' AND dimension_value = {id}"
 
 DATASETS: dict[str, Dataset] = {d.key: d for d in (
     Dataset(
@@ -384,6 +495,57 @@ DATASETS: dict[str, Dataset] = {d.key: d for d in (
                  Column("months_inactive", "INTEGER"), Column("revenue_12m", "NUMERIC"), Column("status", "TEXT"),
                  Column("status_name", "TEXT", status_of="status"), Column("tier", "TEXT"),
                  Column("abc_class", "TEXT"))),
+    Dataset(
+        # a rep's role sees the rep rows of its id (lines 1-20 of its points); the total and the
+        # territories are company-wide; lines 21-22 (receivables) exist for the total only
+        "kpi_matrix", "kpi_matrix_monthly", owner_column="dimension_value",
+        owner_clause=REP_ROWS_CLAUSE,
+        description="reporting.kpi_matrix_monthly: the 24 lines of the KPI matrix (metrics.md §10), window M-2 .. M.",
+        columns=(*_month_columns(), Column("dimension", "TEXT"), Column("dimension_value", "TEXT"),
+                 Column("metric_no", "INTEGER"), Column("metric_code", "TEXT"), Column("metric_name_ru", "TEXT"),
+                 Column("metric_name", "TEXT", localized=kpi_line_name_sql), Column("unit", "TEXT"),
+                 Column("value", "NUMERIC"), Column("value_text", "TEXT", expression=VALUE_TEXT_SQL))),
+    Dataset(
+        "receivables", "receivables_monthly", owner_column="manager_id",
+        description="reporting.receivables_monthly: ДЗ / ПДЗ and payment discipline per manager (metrics.md §8); "
+                    "the all-managers row has manager_id NULL.",
+        columns=(*_month_columns(), Column("manager_id", "TEXT"),
+                 Column("manager", "TEXT", localized=lambda language: all_managers_sql("manager_id", language)),
+                 *(Column(name, "NUMERIC") for name in ("receivables", "overdue_receivables", "overdue_share")),
+                 Column("overdue_clients", "BIGINT"),
+                 *(Column(name, "NUMERIC") for name in ("planned_payments", "payments", "payment_discipline",
+                                                        "paid_on_time", "on_time_share")),
+                 Column("is_all_managers", "BOOLEAN"), Column("clients", "BIGINT")),
+        # one row per month and manager: MAX is that row's figure on a chart split by manager
+        metrics=(Metric("overdue_share_value", "MAX(overdue_share)", PERCENT),
+                 Metric("payment_discipline_value", "MAX(payment_discipline)", PERCENT),
+                 Metric("on_time_share_value", "MAX(on_time_share)", PERCENT))),
+    Dataset(
+        "retail_audit", "retail_audit_monthly", owner_column="dimension_value",
+        owner_clause=REP_ROWS_CLAUSE,
+        description="reporting.retail_audit_monthly: КП and КД (metrics.md §9) by dimension.",
+        columns=(*_month_columns(), Column("dimension", "TEXT"), Column("dimension_value", "TEXT"),
+                 *(Column(name, "BIGINT") for name in ("audited_points", "planogram_points")),
+                 Column("planogram_coverage", "NUMERIC"),
+                 *(Column(name, "BIGINT") for name in ("mml_skus", "mml_present")),
+                 Column("distribution_coefficient", "NUMERIC")),
+        # the ratios of the sums: the row's КП / КД for one row, the right one over several values
+        # of one dimension (the points are split among them), never an average of averages
+        metrics=(Metric("planogram_coverage_ratio", "SUM(planogram_points)::numeric / NULLIF(SUM(audited_points), 0)",
+                        PERCENT),
+                 Metric("distribution_coefficient_ratio",
+                        "SUM(mml_present)::numeric / NULLIF(SUM(audited_points * mml_skus), 0)", PERCENT))),
+    Dataset(
+        "retail_audit_rep", "bi_retail_audit_by_rep", owner_column="rep_id",
+        description="reporting.retail_audit_monthly, dimension rep (the points' rep as of the month).",
+        sql=("SELECT month, dimension_value AS rep_id, audited_points, planogram_points, planogram_coverage,\n"
+             "       mml_skus, mml_present, distribution_coefficient\n"
+             "FROM reporting.retail_audit_monthly\nWHERE dimension = 'rep'"),
+        columns=(*_month_columns(), Column("rep_id", "TEXT"),
+                 *(Column(name, "BIGINT") for name in ("audited_points", "planogram_points")),
+                 Column("planogram_coverage", "NUMERIC"),
+                 *(Column(name, "BIGINT") for name in ("mml_skus", "mml_present")),
+                 Column("distribution_coefficient", "NUMERIC"))),
 )}
 
 _COVERAGE_TABLE = ("okb", "pakb", "akb", "coverage_okb", "coverage_pakb", "akb_3m", "stable_akb_3m", "stability_3m")
@@ -430,6 +592,26 @@ CHARTS: dict[str, Chart] = {c.key: c for c in (
           columns=("client_id", "manager_id", "status_name", "tier", "last_shipment_date", "months_inactive",
                    "revenue_12m"),
           order_by=("manager_id", "client_id"), formats={"revenue_12m": MONEY}, height=70),
+    # Матрица КПЭ
+    Chart("kpi_matrix", "kpi_matrix", "table", columns=("metric_no", "metric_name", "dimension_value", "value_text"),
+          order_by=("metric_no", "dimension_value"), height=110),
+    Chart("recv_trend", "receivables", "lines",
+          metrics=("overdue_share_value", "payment_discipline_value", "on_time_share_value"), groupby=("manager",),
+          monthly=False, formats={"y_axis": PERCENT}, height=60),
+    Chart("recv_table", "receivables", "table",
+          columns=("month_label", "manager", "receivables", "overdue_receivables", "overdue_share",
+                   "planned_payments", "payments", "payment_discipline", "on_time_share"),
+          order_by=("month", "manager"), monthly=False, height=60,
+          formats={"receivables": MONEY, "overdue_receivables": MONEY, "overdue_share": PERCENT,
+                   "planned_payments": MONEY, "payments": MONEY, "payment_discipline": PERCENT,
+                   "on_time_share": PERCENT}),
+    Chart("shelf_trend", "retail_audit", "lines",
+          metrics=("planogram_coverage_ratio", "distribution_coefficient_ratio"), monthly=False,
+          formats={"y_axis": PERCENT}),
+    Chart("shelf_rep", "retail_audit_rep", "table",
+          columns=("rep_id", "audited_points", "planogram_points", "planogram_coverage", "mml_present",
+                   "distribution_coefficient"),
+          order_by=("rep_id",), formats={"planogram_coverage": PERCENT, "distribution_coefficient": PERCENT}),
 )}
 
 DASHBOARDS: dict[str, Dashboard] = {d.key: d for d in (
@@ -442,6 +624,12 @@ DASHBOARDS: dict[str, Dashboard] = {d.key: d for d in (
     Dashboard("visits", "visits", layout=((("visits_reps", 12),), (("visits_trend", 12),)),
               manager_source="visits"),
     Dashboard("managers", "managers", layout=((("scorecard", 12),), (("rotation", 12),))),
+    # the matrix of the month (at a quarter's last month: of the quarter) for one dimension, the
+    # receivables of the managers (the manager filter offers them and the all-managers row), the shelf
+    Dashboard("kpi_matrix", "kpi-matrix",
+              layout=((("kpi_matrix", 12),), (("recv_trend", 6), ("recv_table", 6)),
+                      (("shelf_trend", 6), ("shelf_rep", 6))),
+              filters=("month", "dimension", "dimension_value", "manager"), manager_source="receivables"),
 )}
 
 # Where each native filter points: (dataset key, column). The filter applies by column name
@@ -450,7 +638,14 @@ FILTER_TARGETS: dict[str, tuple[str, str]] = {
     "month": ("scorecard", "month_label"),
     "manager": ("scorecard", "manager"),
     "territory": ("coverage_territory", "territory"),
+    "dimension": ("kpi_matrix", "dimension"),
+    "dimension_value": ("kpi_matrix", "dimension_value"),
 }
+# Filters that hold exactly one value, required, the first option by default (sorted descending:
+# the latest month; `total` before territory and rep), applied before the charts load.
+SINGLE_FILTERS = ("month", "dimension")
+# child filter -> parent: the child offers only the values under the parent's choice
+CASCADES: dict[str, str] = {"dimension_value": "dimension"}
 FILTER_COLUMNS = {name: column for name, (_, column) in FILTER_TARGETS.items()}
 
 
@@ -484,12 +679,17 @@ def validate() -> list[str]:
                 problems.append(f"dataset {dataset.key}: column {column.name} has no label")
         if dataset.owner_column and dataset.owner_column not in dataset.column_names:
             problems.append(f"dataset {dataset.key}: owner column {dataset.owner_column} missing")
+        if dataset.owner_clause and "{id}" not in dataset.owner_clause:
+            problems.append(f"dataset {dataset.key}: owner clause without {{id}}")
     for dashboard in DASHBOARDS.values():
         for key in dashboard.chart_keys:
             if key not in CHARTS:
                 problems.append(f"dashboard {dashboard.key}: unknown chart {key}")
-        if sum(width for _, width in dashboard.layout[0]) > 12:
+        if any(sum(width for _, width in row) > 12 for row in dashboard.layout):
             problems.append(f"dashboard {dashboard.key}: a row wider than 12")
+        for child, parent in CASCADES.items():
+            if child in dashboard.filters and parent not in dashboard.filters:
+                problems.append(f"dashboard {dashboard.key}: filter {child} needs its parent {parent}")
         for name in dashboard.filters:
             if name not in FILTER_TARGETS:
                 problems.append(f"dashboard {dashboard.key}: unknown filter {name}")
