@@ -272,7 +272,7 @@ def test_the_kpi_matrix_filters_one_dimension_and_cascade_to_its_values():
     inside, _ = bundle.filter_scope(dashboard, "month")
     assert sorted(inside) == sorted(ids[k] for k in ("kpi_matrix", "shelf_rep"))
     inside, _ = bundle.filter_scope(dashboard, "manager")
-    assert sorted(inside) == sorted(ids[k] for k in ("recv_trend", "recv_table"))
+    assert sorted(inside) == sorted(ids[k] for k in ("recv_overdue", "recv_discipline", "recv_on_time", "recv_table"))
 
 
 def test_the_kpi_matrix_names_its_lines_in_both_languages_and_shows_the_all_managers_row():
@@ -291,5 +291,5 @@ def test_the_kpi_matrix_names_its_lines_in_both_languages_and_shows_the_all_mana
     assert receivables["ru"]["manager"]["expression"] == "COALESCE(manager_id, 'Все менеджеры')"
     assert receivables["en"]["manager"]["expression"] == "COALESCE(manager_id, 'All managers')"
     # the percentages of the trends: the y axis in the definitions' share format
-    trend = yaml.safe_load(bundle.render("ru")["charts/recv_trend.yaml"])
+    trend = yaml.safe_load(bundle.render("ru")["charts/recv_overdue.yaml"])
     assert trend["params"]["y_axis_format"] == definitions.PERCENT and trend["params"]["groupby"] == ["manager"]

@@ -1,6 +1,9 @@
 """The dashboards in a real Superset, served on 127.0.0.1, opened in a real headless Chromium.
 
-The field_ops golden scenario is published into the test warehouse; `server.provision` (what
+The receivables_audits golden scenario (managers, reps, visits and costs like field_ops, plus
+invoices, payments and retail audits, so the Матрица КПЭ's receivables and shelf have data) is
+published for 2024-01 … 2024-05 (May: a client two months without shipments, so the rotation
+list of the latest month is not empty) into the test warehouse; `server.provision` (what
 `clientbase bi` runs) installs Superset into its own venv if needed (CLIENTBASE_SUPERSET_VENV,
 default .venv-superset; `.ci/run` installs it once), initialises its SQLite metadata in a
 temporary folder, registers the warehouse as bi_reader, imports the Russian bundle with the
@@ -19,6 +22,7 @@ If Superset cannot be installed or started the tests fail with Superset's own me
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import json
 import os
 import shutil
@@ -36,7 +40,7 @@ from clientbase.bi.client import SupersetClient
 from scenario_compare import publish_scenario
 
 REPO = Path(__file__).resolve().parent.parent
-FIELD_OPS = REPO / "tests" / "scenarios" / "field_ops"
+SCENARIO = REPO / "tests" / "scenarios" / "receivables_audits"
 ADMIN_PASSWORD = "admin-test-password"
 USER_PASSWORD = "manager-test-password"
 STATUS_CODES = {names[0]: code for code, names in definitions.STATUS_LABELS.items()}  # Russian name -> code
@@ -59,7 +63,7 @@ def month_of(value) -> dt.date:
 
 @pytest.fixture(scope="module")
 def published(airflow_ready, tmp_path_factory) -> str:
-    return publish_scenario(airflow_ready, FIELD_OPS, tmp_path_factory, "2024-01", "2024-06")
+    return publish_scenario(airflow_ready, SCENARIO, tmp_path_factory, "2024-01", "2024-05")
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +91,22 @@ def chart_ids_by_key(client: SupersetClient) -> dict[str, int]:
     by_uuid = {c["uuid"]: c["id"] for c in client.charts()}
     return {key: by_uuid[bundle.object_uuid("chart", key)] for key in definitions.CHARTS
             if bundle.object_uuid("chart", key) in by_uuid}
+
+
+def value_text(unit: str, value: decimal.Decimal | None) -> str:
+    """The matrix's value as the dashboard shows it, formatted here in Python (not the SQL's copy)."""
+    if value is None:
+        return "—"
+    if unit == "share":
+        return f"{(value * 100).quantize(decimal.Decimal('0.1'), rounding=decimal.ROUND_HALF_UP)}%"
+    whole = int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    return f"{whole:,}".replace(",", " ")
+
+
+def close(a: float | None, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
 
 
 def query(url: str, sql: str, *params) -> list[tuple]:
@@ -119,7 +139,8 @@ def test_import_is_idempotent_and_switches_language_in_place(superset, director,
         assert {k: v for k, v in summary.items() if not k.startswith("bundle")} == before
     assert titles_en["client-base"] == "Client base" and titles_ru["client-base"] == "Клиентская база"
     assert titles_ru["coverage"] == "Покрытие" and titles_ru["visits"] == "Визиты"
-    assert titles_ru["managers"] == "Менеджеры"
+    assert titles_ru["managers"] == "Менеджеры" and titles_ru["kpi-matrix"] == "Матрица КПЭ"
+    assert titles_en["kpi-matrix"] == "KPI matrix"
 
 
 def test_a_bundle_superset_refuses_fails_loudly(superset, tmp_path):
@@ -208,6 +229,47 @@ def test_chart_data_through_the_api_agrees_with_reporting(superset, director, pu
     assert len(data["cov_category"]) == query(url, "select count(*) from reporting.category_coverage_monthly")[0][0]
     assert len(data["status_mix"]) == query(url, "select count(*) from reporting.status_summary_monthly")[0][0]
 
+    # Матрица КПЭ: every line of every month and dimension, named and formatted by its unit
+    matrix = Counter((r["metric_no"], r["metric_name"], r["dimension_value"], r["value_text"])
+                     for r in data["kpi_matrix"])
+    assert matrix == Counter((no, name, value_of, value_text(unit, value)) for no, name, value_of, unit, value in query(
+        url, "select metric_no, metric_name_ru, dimension_value, unit, value from reporting.kpi_matrix_monthly"))
+    shown = {r["value_text"] for r in data["kpi_matrix"]}
+    assert any(t.endswith("%") for t in shown) and any(t.isdigit() for t in shown), shown  # shares and counts
+    # receivables: one row per month and manager (the all-managers row named), ПДЗ and the payment shares
+    all_managers = definitions.ALL_MANAGERS[0]
+    want = {(m, manager or all_managers): row for m, manager, *row in query(
+        url, "select month, manager_id, receivables, overdue_receivables, overdue_share, payment_discipline, "
+             "on_time_share from reporting.receivables_monthly")}
+    table = {(dt.date.fromisoformat(r["month_label"] + "-01"), r["manager"]):
+             (r["receivables"], r["overdue_receivables"], r["overdue_share"], r["payment_discipline"],
+              r["on_time_share"]) for r in data["recv_table"]}
+    assert sorted(table) == sorted(want) and len(data["recv_table"]) == len(want)
+    for key, row in want.items():
+        assert all(close(a, b) for a, b in zip(table[key], row, strict=True)), (key, table[key], row)
+    for index, (chart, metric) in enumerate((("recv_overdue", "overdue_share_value"),
+                                             ("recv_discipline", "payment_discipline_value"),
+                                             ("recv_on_time", "on_time_share_value")), start=2):
+        trend = {(month_of(r["month"]), r["manager"]): r[metric] for r in data[chart]}
+        assert sorted(trend) == sorted(want), chart
+        assert all(close(trend[key], row[index]) for key, row in want.items()), chart
+        assert any(v is not None for v in trend.values()), chart  # the scenario has invoices and payments
+    # the shelf over the months, unfiltered, sums every dimension's rows: the ratio of the sums is the total's
+    shelf = {month_of(r["month"]): (r["planogram_coverage_ratio"], r["distribution_coefficient_ratio"])
+             for r in data["shelf_trend"]}
+    total = {m: (kp, kd) for m, kp, kd in query(
+        url, "select month, planogram_coverage, distribution_coefficient from reporting.retail_audit_monthly "
+             "where dimension = 'total'")}
+    assert sorted(shelf) == sorted(total)
+    for month, (kp, kd) in total.items():
+        assert close(shelf[month][0], kp) and close(shelf[month][1], kd), (month, shelf[month], kp, kd)
+    assert any(kp is not None for kp, _ in total.values())  # the scenario has audits
+    by_rep = Counter((r["rep_id"], r["audited_points"], None if r["planogram_coverage"] is None
+                      else round(r["planogram_coverage"], 9)) for r in data["shelf_rep"])
+    assert by_rep == Counter((rep, n, None if kp is None else round(float(kp), 9)) for rep, n, kp in query(
+        url, "select dimension_value, audited_points, planogram_coverage from reporting.retail_audit_monthly "
+             "where dimension = 'rep'"))
+
 
 @pytest.mark.parametrize("manager", ["MF", "R1"])
 def test_a_manager_login_gets_only_their_own_rows(superset, published, manager):
@@ -227,11 +289,24 @@ def test_a_manager_login_gets_only_their_own_rows(superset, published, manager):
         "visits_reps": ("rep_id", "select count(*) from reporting.visits_monthly where rep_id = %s"),
         "cov_rep": ("rep_id", "select count(*) from reporting.coverage_monthly "
                               "where dimension = 'rep' and dimension_value = %s"),
+        "recv_table": ("manager", "select count(*) from reporting.receivables_monthly where manager_id = %s"),
+        "recv_overdue": ("manager", "select count(*) from reporting.receivables_monthly where manager_id = %s"),
+        # the long tables: the rep rows of their id only (never the total, a territory or a channel)
+        "kpi_matrix": ("dimension_value", "select count(*) from reporting.kpi_matrix_monthly "
+                                          "where dimension = 'rep' and dimension_value = %s"),
+        "shelf_rep": ("rep_id", "select count(*) from reporting.retail_audit_monthly "
+                                "where dimension = 'rep' and dimension_value = %s"),
     }
     for key, (column, sql) in owned.items():
         assert {row[column] for row in data[key]} <= {manager}, key
         assert len(data[key]) == count(sql), key
     own_clients = count("select count(*) from reporting.client_status_monthly where manager_id = %s")
+    # the shelf over the months of a rep's role: its rep rows only, so the ratio of its own points
+    shelf = {month_of(r["month"]): r["planogram_coverage_ratio"] for r in data["shelf_trend"]}
+    own_shelf = dict(query(url, "select month, planogram_coverage from reporting.retail_audit_monthly "
+                                "where dimension = 'rep' and dimension_value = %s", manager))
+    assert sorted(shelf) == sorted(own_shelf)
+    assert all(close(shelf[m], kp) for m, kp in own_shelf.items()), (shelf, own_shelf)
     assert sum(r["client_count"] for r in data["status_trend"]) == own_clients
     assert sum(r["clients_sum"] for r in data["status_flow"]) == own_clients
     # the company-wide aggregates are not a manager's rows
@@ -240,8 +315,10 @@ def test_a_manager_login_gets_only_their_own_rows(superset, published, manager):
     # and the scenario gives each of them something to see, or this test would prove nothing
     if manager == "MF":
         assert len(data["scorecard"]) > 0 and own_clients > 0 and data["visits_reps"] == []
+        assert len(data["recv_table"]) > 0 and data["kpi_matrix"] == []
     else:
         assert len(data["visits_reps"]) > 0 and len(data["cov_rep"]) > 0
+        assert len(data["kpi_matrix"]) > 0 and len(data["shelf_rep"]) > 0 and data["recv_table"] == []
 
 
 def test_the_director_sees_every_row(director, published):
@@ -250,6 +327,10 @@ def test_the_director_sees_every_row(director, published):
     assert len(rows) == query(published, "select count(*) from reporting.manager_scorecard_monthly")[0][0]
     assert len({r["manager_id"] for r in rows}) > 1
     assert director.chart_data(ids["cov_territory"]) != []
+    # the all-managers row of receivables and the total of the matrix are the director's
+    assert definitions.ALL_MANAGERS[0] in {r["manager"] for r in director.chart_data(ids["recv_table"])}
+    assert len(director.chart_data(ids["kpi_matrix"])) == query(
+        published, "select count(*) from reporting.kpi_matrix_monthly")[0][0]
 
 
 def test_the_warehouse_is_registered_as_bi_reader_without_its_password_in_the_uri(superset):

@@ -4,7 +4,7 @@ Why Python and not hand-written YAML: Superset's export format repeats each labe
 and UUID in several files (a dataset's columns, every chart's params and query context, the
 dashboard's layout and filters). Defining each thing once here and rendering the YAML
 (``bundle.py``) keeps the Russian and English bundles identical but for their labels, keeps
-the UUIDs stable, and makes a new dashboard (the coming "Матрица КПЭ") one more entry in
+the UUIDs stable, and makes a new dashboard (as "Матрица КПЭ" was) one more entry in
 ``DATASETS`` / ``CHARTS`` / ``DASHBOARDS``.
 
 Labels: ``LABELS[key] = (russian, english)``; column labels are keyed by column name, so a
@@ -54,8 +54,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "chart_scorecard": ("Карта менеджеров", "Manager scorecard"),
     "chart_rotation": ("Кандидаты на ротацию", "Rotation candidates"),
     "chart_kpi_matrix": ("Матрица КПЭ: 24 показателя за 3 месяца", "KPI matrix: 24 lines over 3 months"),
-    "chart_recv_trend": ("ПДЗ, системные оплаты и оплаты в срок, по месяцам",
-                         "Overdue share, payment discipline and on-time share over the months"),
+    "chart_recv_overdue": ("ПДЗ по месяцам", "Overdue share over the months"),
+    "chart_recv_discipline": ("Системные оплаты по сумме, по месяцам", "Payment discipline over the months"),
+    "chart_recv_on_time": ("Доля оплат в срок, по месяцам", "On-time share over the months"),
     "chart_recv_table": ("Дебиторская задолженность и оплаты, по месяцам", "Receivables and payments over the months"),
     "chart_shelf_trend": ("КП и КД, по месяцам", "Planogram coverage and MML distribution over the months"),
     "chart_shelf_rep": ("КП и КД по торговым представителям", "Planogram coverage and MML distribution by rep"),
@@ -156,7 +157,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "metric_name": ("Показатель", "Line"),
     "unit": ("Единица", "Unit"),
     "value": ("Значение (число)", "Value (number)"),
-    "value_text": ("Значение", "Value"),
+    # not "Значение": Superset's Russian locale translates its table's "Main" so, and blanks a
+    # column header of that name (the time-comparison "Main" column gets no header)
+    "value_text": ("Значение показателя", "Value"),
     "receivables": ("ДЗ", "Receivables"),
     "overdue_receivables": ("Просроченная ДЗ", "Overdue receivables"),
     "overdue_share": ("ПДЗ", "Overdue share"),
@@ -595,9 +598,12 @@ CHARTS: dict[str, Chart] = {c.key: c for c in (
     # Матрица КПЭ
     Chart("kpi_matrix", "kpi_matrix", "table", columns=("metric_no", "metric_name", "dimension_value", "value_text"),
           order_by=("metric_no", "dimension_value"), height=110),
-    Chart("recv_trend", "receivables", "lines",
-          metrics=("overdue_share_value", "payment_discipline_value", "on_time_share_value"), groupby=("manager",),
-          monthly=False, formats={"y_axis": PERCENT}, height=60),
+    # one share per chart, a line per manager (and all managers): a chart of several metrics split
+    # by manager names its lines by the metrics' codes, not their labels
+    *(Chart(key, "receivables", "lines", metrics=(metric,), groupby=("manager",), monthly=False,
+            formats={"y_axis": PERCENT})
+      for key, metric in (("recv_overdue", "overdue_share_value"), ("recv_discipline", "payment_discipline_value"),
+                          ("recv_on_time", "on_time_share_value"))),
     Chart("recv_table", "receivables", "table",
           columns=("month_label", "manager", "receivables", "overdue_receivables", "overdue_share",
                    "planned_payments", "payments", "payment_discipline", "on_time_share"),
@@ -627,8 +633,8 @@ DASHBOARDS: dict[str, Dashboard] = {d.key: d for d in (
     # the matrix of the month (at a quarter's last month: of the quarter) for one dimension, the
     # receivables of the managers (the manager filter offers them and the all-managers row), the shelf
     Dashboard("kpi_matrix", "kpi-matrix",
-              layout=((("kpi_matrix", 12),), (("recv_trend", 6), ("recv_table", 6)),
-                      (("shelf_trend", 6), ("shelf_rep", 6))),
+              layout=((("kpi_matrix", 12),), (("recv_overdue", 4), ("recv_discipline", 4), ("recv_on_time", 4)),
+                      (("recv_table", 12),), (("shelf_trend", 6), ("shelf_rep", 6))),
               filters=("month", "dimension", "dimension_value", "manager"), manager_source="receivables"),
 )}
 
