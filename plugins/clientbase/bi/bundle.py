@@ -186,7 +186,7 @@ def chart_params(chart: Chart) -> tuple[dict[str, Any], dict[str, Any]]:
         params = {**common, "viz_type": "table", "query_mode": "raw", "all_columns": list(chart.columns),
                   "order_by_cols": [json.dumps([c, True]) for c in chart.order_by], "groupby": [],
                   "metrics": [], "percent_metrics": [], "server_pagination": False, "server_page_length": 10,
-                  "include_search": False, "show_cell_bars": True, "color_pn": True,
+                  "include_search": False, "show_cell_bars": chart.cell_bars, "color_pn": True,
                   "table_timestamp_format": "%Y-%m-%d", "allow_rearrange_columns": False,
                   "column_config": {c: {"d3NumberFormat": f} for c, f in chart.formats.items()},
                   "conditional_formatting": []}

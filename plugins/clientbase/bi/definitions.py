@@ -336,6 +336,9 @@ class Chart:
     monthly: bool = True
     formats: dict[str, str] = field(default_factory=dict)
     height: int = 50
+    # a table's bars behind its numbers: off where the numbers are not comparable (line numbers
+    # and values of different units in one column)
+    cell_bars: bool = True
 
     @property
     def title_key(self) -> str:
@@ -597,7 +600,7 @@ CHARTS: dict[str, Chart] = {c.key: c for c in (
           order_by=("manager_id", "client_id"), formats={"revenue_12m": MONEY}, height=70),
     # Матрица КПЭ
     Chart("kpi_matrix", "kpi_matrix", "table", columns=("metric_no", "metric_name", "dimension_value", "value_text"),
-          order_by=("metric_no", "dimension_value"), height=110),
+          order_by=("metric_no", "dimension_value"), height=110, cell_bars=False),
     # one share per chart, a line per manager (and all managers): a chart of several metrics split
     # by manager names its lines by the metrics' codes, not their labels
     *(Chart(key, "receivables", "lines", metrics=(metric,), groupby=("manager",), monthly=False,
