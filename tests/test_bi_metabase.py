@@ -139,7 +139,8 @@ def test_cards_carry_the_russian_labels_and_status_names(bi_reader):
     _, settings = metabase.visualization(definitions.CHARTS["cov_territory"], "ru")
     titles = {json.loads(k)[1]: v["column_title"] for k, v in settings["column_settings"].items()}
     assert titles["okb"] == "ОКБ" and titles["coverage_okb"] == "Покрытие ОКБ"
-    assert settings["column_settings"]['["name", "coverage_okb"]']["number_style"] == "percent"
+    # keyed as Metabase's frontend keys them: JSON without spaces
+    assert settings["column_settings"]['["name","coverage_okb"]']["number_style"] == "percent"
     columns, rows = run_card(bi_reader, definitions.CHARTS["status_mix"], "ru")
     names = {r[columns.index("status_name")] for r in rows}
     russian = {ru for ru, _ in definitions.STATUS_LABELS.values()}

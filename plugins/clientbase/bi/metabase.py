@@ -166,6 +166,11 @@ def result_columns(chart: Chart) -> list[str]:
     raise ValueError(f"chart {chart.key}: kind {chart.kind!r} has no Metabase card")
 
 
+def setting_key(column: str) -> str:
+    """A column's key in ``column_settings``: JSON as Metabase's frontend writes it (no spaces)."""
+    return json.dumps(["name", column], ensure_ascii=False, separators=(",", ":"))
+
+
 def _column_title(chart: Chart, column: str, language: str) -> str:
     return label(metric_label_key(column), language) if column in chart.metrics else label(column, language)
 
@@ -176,7 +181,7 @@ def visualization(chart: Chart, language: str) -> tuple[str, dict[str, Any]]:
     for column in result_columns(chart):
         setting: dict[str, Any] = {"column_title": _column_title(chart, column, language)}
         setting.update(NUMBER_SETTINGS.get(chart.formats.get(column, ""), {}))
-        column_settings[json.dumps(["name", column])] = setting
+        column_settings[setting_key(column)] = setting
     settings: dict[str, Any] = {"column_settings": column_settings}
     if chart.kind == "table":
         settings["table.columns"] = [{"name": c, "enabled": True} for c in chart.columns]
@@ -279,8 +284,9 @@ class MetabaseClient:
                                 response.status_code)
         return response.json() if response.content else None
 
-    def login(self, api_key: str | None, user: str | None, password: str | None) -> None:
-        """Log in with the API key, or the user (created as the first admin on a fresh Metabase)."""
+    def login(self, api_key: str | None, user: str | None, password: str | None, locale: str = "ru") -> None:
+        """Log in with the API key, or the user (created as the first admin on a fresh Metabase,
+        whose interface language is then ``locale``)."""
         if api_key:
             self.session.headers["x-api-key"] = api_key
             return
@@ -293,7 +299,7 @@ class MetabaseClient:
                 "token": properties["setup-token"],
                 "user": {"email": user, "password": password, "first_name": "Clientbase", "last_name": "Admin",
                          "site_name": "Clientbase"},
-                "prefs": {"site_name": "Clientbase", "site_locale": "ru", "allow_tracking": False},
+                "prefs": {"site_name": "Clientbase", "site_locale": locale, "allow_tracking": False},
             })
         try:
             token = self.call("POST", "/api/session", {"username": user, "password": password})["id"]
@@ -447,7 +453,7 @@ def provision_from_env(url: str, language: str | None = None, warehouse_uri: str
     client = MetabaseClient(url)
     if wait_s:
         wait_until_up(client, wait_s)
-    client.login(env(API_KEY_ENV) or None, env(USER_ENV) or None, env(PASSWORD_ENV) or None)
+    client.login(env(API_KEY_ENV) or None, env(USER_ENV) or None, env(PASSWORD_ENV) or None, locale=language)
     return provision(client, language, warehouse_uri or env(WAREHOUSE_ENV) or None, collection)
 
 
