@@ -102,6 +102,19 @@ def test_every_card_runs_as_bi_reader_with_the_columns_its_settings_name(bi_read
         assert rows, f"{key}: no rows on the published scenario"
 
 
+def test_every_card_runs_with_every_filter_set(bi_reader, published):
+    manager = query(published, "select min(manager_id) from reporting.manager_scorecard_monthly")[0][0]
+    territory = query(published, "select min(dimension_value) from reporting.coverage_monthly "
+                                 "where dimension = 'territory'")[0][0]
+    values = {"month": "2024-04", "manager": manager, "territory": territory}
+    for key, chart in definitions.CHARTS.items():
+        columns, rows = run_card(bi_reader, chart, "ru", **values)
+        assert columns == metabase.result_columns(chart), key
+        if "month" in metabase.chart_filters(chart):
+            _, every = run_card(bi_reader, chart, "ru", **{**values, "month": "1999-01"})
+            assert every == [], f"{key}: a month without data must show nothing"
+
+
 def test_a_monthly_card_shows_the_latest_month_or_the_chosen_one(bi_reader, published):
     chart = definitions.CHARTS["scorecard"]
     latest = query(published, "select max(month) from reporting.manager_scorecard_monthly")[0][0]
@@ -156,6 +169,10 @@ def test_filters_reach_the_cards_the_superset_filters_reach():
             inside, _ = bundle.filter_scope(dashboard, name)
             assert {ids[i] for i in inside} == {k for k in dashboard.chart_keys
                                                 if name in metabase.chart_filters(definitions.CHARTS[k])}
+    filters = {key: metabase.chart_filters(chart) for key, chart in definitions.CHARTS.items()}
+    assert filters["cov_territory"] == ["month", "territory"] and filters["scorecard"] == ["month", "manager"]
+    assert filters["status_trend"] == ["manager"]  # a trend over the months ignores the month
+    assert filters["cov_stability"] == [] and filters["cov_channel"] == ["month"]  # company-wide, no manager
 
 
 def test_every_tag_in_a_cards_sql_is_declared_and_every_declared_tag_used():

@@ -26,7 +26,8 @@ The filters of the Superset dashboards are the cards' template tags: ``{{month}}
 without a value a monthly card shows the latest month, as Superset's filter defaults to it),
 ``{{manager}}`` and ``{{territory}}`` (optional ``[[ … ]]`` clauses), wired to the
 dashboard's parameters. Which card a filter reaches follows the same rule as the Superset
-bundle (``bundle.filter_scope``).
+bundle (``bundle.filter_scope``); any other filter definitions.py adds becomes an optional
+equality clause on its column.
 
 Credentials come only from the environment: ``MB_API_KEY``, or ``MB_USER`` and
 ``MB_PASSWORD``; the warehouse as Metabase should reach it from ``CLIENTBASE_BI_WAREHOUSE_URI``
@@ -49,7 +50,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from clientbase.bi.bundle import DATABASE_NAME, SCHEMA
+from clientbase.bi.bundle import DATABASE_NAME, SCHEMA, chart_ids, filter_scope
 from clientbase.bi.definitions import (
     CHARTS,
     DASHBOARDS,
@@ -98,16 +99,13 @@ class MetabaseError(RuntimeError):
 # --- the cards, generated from definitions.py -------------------------------------------------
 
 
-def applies(chart: Chart, name: str) -> bool:
-    """Whether the dashboard filter ``name`` reaches ``chart`` (the rule of bundle.filter_scope)."""
-    column = FILTER_COLUMNS[name]
-    return column in DATASETS[chart.dataset].column_names and (name != "month" or chart.monthly)
-
-
 def chart_filters(chart: Chart) -> list[str]:
-    """The filters a card takes as template tags: those of any dashboard that shows it and reach it."""
-    names = {name for d in DASHBOARDS.values() if chart.key in d.chart_keys for name in d.filters}
-    return [name for name in ("month", "manager", "territory") if name in names and applies(chart, name)]
+    """The filters a card takes as template tags: those the Superset bundle scopes to it on a
+    dashboard that shows it (``bundle.filter_scope``: one rule for both tools)."""
+    chart_id = chart_ids()[chart.key]
+    names = {name for dashboard in DASHBOARDS.values() if chart.key in dashboard.chart_keys
+             for name in dashboard.filters if chart_id in filter_scope(dashboard, name)[0]}
+    return [name for name in FILTER_COLUMNS if name in names]
 
 
 def source_sql(dataset: Dataset, language: str) -> str:
