@@ -41,7 +41,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -76,9 +75,8 @@ DEFAULT_COLLECTION = "Clientbase"
 URL_ENV, API_KEY_ENV, USER_ENV, PASSWORD_ENV = "CLIENTBASE_METABASE_URL", "MB_API_KEY", "MB_USER", "MB_PASSWORD"
 WAREHOUSE_ENV = "CLIENTBASE_BI_WAREHOUSE_URI"
 LANGUAGE_ENV = "CLIENTBASE_BI_LANGUAGE"
-MARKER = re.compile(r"clientbase:(card|dashboard|collection):(\w+)")
 GRID_WIDTH = 24  # Metabase's dashboard grid; Superset's is 12
-# Superset's row height unit is 8 px, Metabase's ~ 45 px... a chart of height 50 gets 7 rows
+# Superset heights (50, 70) to Metabase grid rows (7, 10): about the same share of a screen
 HEIGHT_DIVISOR = 7
 # Metabase's own number settings for the d3 formats of definitions.py
 NUMBER_SETTINGS: dict[str, dict[str, Any]] = {
@@ -421,7 +419,8 @@ def provision(client: MetabaseClient, language: str, warehouse_uri: str | None,
             card["id"] = kept.get(card["card_id"], -number)
         client.call("PUT", f"/api/dashboard/{found['id']}", {**body, "dashcards": wanted})
         result.dashboards[key] = found["id"]
-    log.info("Metabase (%s): %d cards, %d dashboards in %r (created %s, updated %s)", language, len(result.cards),
+    log.info("Metabase (%s payloads, %s): %d cards, %d dashboards in %r (created %s, updated %s)",
+             METABASE_VERSION, language, len(result.cards),
              len(result.dashboards), collection, result.created, result.updated)
     return result
 
