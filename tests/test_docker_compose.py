@@ -45,8 +45,8 @@ AIRFLOW_SERVICES = {
     "airflow-worker": ["celery", "worker"],
 }
 REQUIRED_SERVICES = {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES,
-                     "metabase", "superset-init", "superset"}
-BI_SERVICES = ("metabase", "superset-init", "superset")
+                     "metabase", "metabase-init", "superset-init", "superset"}
+BI_SERVICES = ("metabase", "metabase-init", "superset-init", "superset")
 DAG_IDS = ("extract_shipments", "extract_visits", "monthly_kpi")
 LOADER, TRANSFORMER = "clientbase_loader", "clientbase_transformer"
 TRANSFORMER_SCHEMAS = dbt_schemas()  # dbt's, from dbt_project.yml
@@ -450,7 +450,7 @@ def test_airflow_healthchecks_use_real_commands(services, airflow_cli):
 
 def test_airflow_env_points_at_the_mounted_project(services, compose):
     for name, service in services.items():
-        if not uses_airflow_image(service, compose):
+        if not uses_airflow_image(service, compose) or name in BI_SERVICES:  # metabase-init: the package only
             continue
         env = env_of(service)
         mounts = {Path(interpolate(s)).name if k == "bind" else s: t for k, s, t in volume_entries(service)}
@@ -490,7 +490,7 @@ def test_mounted_dags_folder_holds_the_project_dags():
 def test_airflow_components_share_their_secrets(services, compose):
     shared = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY",
               "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__BROKER_URL")
-    envs = [env_of(s) for s in services.values() if uses_airflow_image(s, compose)]
+    envs = [env_of(s) for n, s in services.items() if uses_airflow_image(s, compose) and n not in BI_SERVICES]
     assert len(envs) == len(AIRFLOW_SERVICES) + 1
     for key in shared:
         values = {env.get(key) for env in envs}
@@ -573,6 +573,40 @@ def test_metabase_uses_its_own_app_db_and_documents_bi_reader(services):
     for fact in ("Username        bi_reader", "Database name   clientbase", "Host            postgres",
                  "Only these... -> reporting", "BI_READER_PASSWORD"):
         assert fact in block, fact
+
+
+def test_metabase_is_optional_and_provisioned_as_bi_reader(services, compose):
+    from clientbase.bi import metabase
+
+    # profile `metabase`: both or neither, and nothing outside the profile needs them
+    for name in ("metabase", "metabase-init"):
+        assert services[name]["profiles"] == ["metabase"], name
+    for name, service in services.items():
+        if "profiles" not in service:
+            assert not {"metabase", "metabase-init"} & set(service.get("depends_on", {})), name
+    init = services["metabase-init"]
+    command = argv(init["command"])
+    assert command[:3] == ["python", "-m", "clientbase.bi.metabase"]
+    assert command[command.index("--url") + 1] == "http://metabase:3000"
+    assert init["depends_on"] == {"metabase": {"condition": "service_healthy"}}
+    assert str(init["restart"]) == "no" and "healthcheck" in services["metabase"]
+    # the clientbase package of the Airflow image, the checkout's code mounted over it
+    assert uses_airflow_image(init, compose) and init["build"] == compose["x-airflow-common"]["build"]
+    assert ("bind", "./plugins", "/opt/clientbase/plugins") in volume_entries(init)
+    env = env_of(init)
+    assert env["CONNECTION_CHECK_MAX_COUNT"] == "0"
+    # the variables metabase.py reads: login from the environment, the warehouse as bi_reader
+    assert env[metabase.USER_ENV] == "${METABASE_ADMIN_EMAIL:-admin@example.com}"
+    assert env[metabase.PASSWORD_ENV].startswith("${METABASE_ADMIN_PASSWORD:?")
+    uri = env[metabase.WAREHOUSE_ENV]
+    assert uri == ("postgresql://bi_reader:${BI_READER_PASSWORD:?set BI_READER_PASSWORD in docker/.env}"
+                   "@postgres:5432/clientbase")
+    details = metabase.database_details(interpolate(uri, {"BI_READER_PASSWORD": "pw"}))
+    assert (details["user"], details["host"], details["dbname"], details["schema-filters-patterns"]) == (
+        "bi_reader", "postgres", "clientbase", "reporting")
+    assert env[metabase.LANGUAGE_ENV] == "${CLIENTBASE_BI_LANGUAGE:-ru}"
+    # none of Airflow's settings or secrets
+    assert not [k for k in env if k.startswith(("AIRFLOW__", "CLIENTBASE_WAREHOUSE", "CLIENTBASE_LOADER"))]
 
 
 # --- secrets ------------------------------------------------------------------------------------

@@ -383,6 +383,8 @@ def cmd_bi(args: argparse.Namespace) -> int:
     settings = load_settings()
     try:
         bi = server.load_bi_settings(settings.project_root, settings.home, language=args.language, port=args.port)
+        if args.metabase:
+            return _bi_metabase(args.metabase, bi, settings)
         if args.install_only:
             server.ensure_venv(bi)
             console.print(f"Superset {server.SUPERSET_VERSION} installed in {bi.venv}", markup=False, highlight=False)
@@ -421,6 +423,32 @@ def cmd_bi(args: argparse.Namespace) -> int:
                 return 1
     console.print(f"[green]Superset:[/] {result.url}  login [bold]{result.admin_username}[/], password in "
                   f"{escape(result.admin_password_source)}  (stop: clientbase bi --stop)")
+    return 0
+
+
+def _bi_metabase(url: str, bi, settings) -> int:
+    """`clientbase bi --metabase URL`: the same dashboards as native-SQL cards, through Metabase's API.
+
+    The warehouse is registered as bi_reader: CLIENTBASE_BI_WAREHOUSE_URI when Metabase reaches
+    it under another name (a container), else this warehouse's URL with bi_reader's login
+    (given one here, as for Superset).
+    """
+    from clientbase.bi import metabase, server
+    from clientbase.warehouse.connection import warehouse_url
+
+    uri = os.environ.get(metabase.WAREHOUSE_ENV) or None
+    try:
+        if uri is None:
+            uri = server.ensure_bi_reader(bi, warehouse_url(settings))
+        result = metabase.provision_from_env(url, bi.language, uri)
+    except (metabase.MetabaseError, server.BiError) as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        return 1
+    console.print(f"Metabase ({bi.language}): {len(result.cards)} cards, {len(result.dashboards)} dashboards in "
+                  f"collection {result.collection_id} (created {result.created['card']} cards, "
+                  f"{result.created['dashboard']} dashboards; updated {result.updated['card']} cards, "
+                  f"{result.updated['dashboard']} dashboards): {url.rstrip('/')}/collection/{result.collection_id}",
+                  markup=False, highlight=False)
     return 0
 
 
@@ -513,6 +541,9 @@ def build_parser() -> argparse.ArgumentParser:
     bi.add_argument("--stop", action="store_true", help="stop the Superset `clientbase bi` started")
     bi.add_argument("--install-only", action="store_true", help="only install Superset into its venv "
                                                                 "($CLIENTBASE_SUPERSET_VENV or .venv-superset)")
+    bi.add_argument("--metabase", metavar="URL", help="instead of Superset: provision the same dashboards into the "
+                                                     "Metabase at URL (login from MB_API_KEY, or MB_USER and "
+                                                     "MB_PASSWORD)")
     bi.set_defaults(func=cmd_bi)
     sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
