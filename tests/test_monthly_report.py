@@ -175,9 +175,19 @@ def test_the_directors_html_has_every_row(published, reports):
     (base,) = query(published, "select max(client_base) from reporting.status_summary_monthly "
                                "where month = %s and manager_id is null", MONTH)[0]
     assert number(figs["headline.client_base.current"]) == base
+    mix = query(published, "select manager_id, status, share, plan_share, on_plan "
+                           "from reporting.status_summary_monthly "
+                           "where month = %s and manager_id is not null and plan_share is not null", MONTH)
+    assert mix, "the scenario has a manager with a plan"
+    for manager, status, share, plan_share, _ in mix:
+        shown, plan = figs[f"mix_by_manager.{manager}.{status}"].split(" / ")
+        assert close(number(shown), share) and close(number(plan), plan_share)
+    for manager in {row[0] for row in mix}:
+        on_plan = all(row[4] for row in mix if row[0] == manager and row[4] is not None)
+        assert figs[f"mix_by_manager.{manager}.on_plan"] == ("да" if on_plan else "нет")
     (lost,) = query(published, "select count(*) from reporting.client_status_monthly "
                                "where month = %s and is_lost_this_month", MONTH)[0]
-    assert number(figs["headline.lost_clients.current"]) == lost
+    assert number(figs["headline.m_lost_events.current"]) == lost
     (receivables,) = query(published, "select receivables from reporting.receivables_monthly "
                                       "where month = %s and manager_id is null", MONTH)[0]
     assert close(number(figs["receivables.2024-04.receivables"]), receivables, 0.5)
@@ -208,7 +218,7 @@ def test_the_pdf_renders_to_png_with_its_pages_and_figures(published, reports, t
         path = tmp_path / f"{manager}-{index + 1}.png"
         image.save(path)
         assert image.width > 800 and image.height > 1100
-        inked = sum(1 for value in image.getdata() if value < 200)
+        inked = sum(image.histogram()[:200])  # pixels darker than light grey
         assert inked > 2000, f"page {index + 1} of {manager}.pdf looks blank ({path})"
     whole = " ".join(texts)
     assert manager in texts[0] and "Ежемесячный отчёт" in texts[0]
@@ -235,6 +245,9 @@ def test_the_report_reads_as_bi_reader(published):
 
     with reader_connection(published) as conn, conn.transaction():
         assert conn.execute("select current_user").fetchone()[0] == "bi_reader"
+        # one snapshot for a whole document, and nothing written
+        assert conn.execute("show transaction_isolation").fetchone()[0] == "repeatable read"
+        assert conn.execute("show transaction_read_only").fetchone()[0] == "on"
         assert conn.execute("select count(*) from reporting.publications").fetchone()[0] >= 4
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("select count(*) from raw.shipments")

@@ -107,6 +107,7 @@ LABELS: dict[str, tuple[str, str]] = {
     # below it are the receivables and matrix columns, named as on the BI side
     "report_title": ("Ежемесячный отчёт", "Monthly report"),
     "report_director": ("Все менеджеры (директор)", "All managers (director)"),
+    "report_total": ("Итого", "Total"),
     "report_published": ("Опубликовано", "Published"),
     "report_version": ("версия", "version"),
     "report_page": ("стр.", "page"),

@@ -104,5 +104,5 @@ def write_reports(conn: psycopg.Connection, month: dt.date, out_dir: Path, forma
                 path = folder / f"{audience.file_stem}.{fmt}"
                 write_pdf(html, path) if fmt == "pdf" else write_html(html, path)
                 written.append(Written(audience, fmt, path))
-                log.info("monthly report %s of %s: %s", name, f"{month:%Y-%m}", path)
+                log.debug("monthly report %s of %s: %s", name, f"{month:%Y-%m}", path)
     return written

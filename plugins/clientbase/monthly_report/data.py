@@ -76,6 +76,7 @@ class ReportData:
     scorecard: list[dict[str, Any]] = field(default_factory=list)  # M and M-1 (director: every manager in M)
     status_mix: list[dict[str, Any]] = field(default_factory=list)  # M
     status_mix_previous: list[dict[str, Any]] = field(default_factory=list)  # M-1
+    status_mix_managers: list[dict[str, Any]] = field(default_factory=list)  # director: every manager's rows in M
     status_flow: list[dict[str, Any]] = field(default_factory=list)  # from_status, to_status, clients
     events_trend: list[dict[str, Any]] = field(default_factory=list)  # month, new, returned, lost
     event_clients: list[dict[str, Any]] = field(default_factory=list)  # the clients new / returned / lost in M
@@ -204,6 +205,10 @@ def read_report(conn: psycopg.Connection, month: dt.date, audience: Audience) ->
     # the director's status mix is the all-managers row (manager_id NULL), which their role sees
     data.status_mix = _mix(conn, who, mix_select, mix_where, month)
     data.status_mix_previous = _mix(conn, who, mix_select, mix_where, previous)
+    if who.is_director:
+        data.status_mix_managers = _dataset_rows(
+            conn, "status_summary", who, "d.manager_id, " + mix_select, "d.month = %s and d.manager_id is not null",
+            (month,), "order by d.manager_id, d.status_order")
     data.status_flow = _dataset_rows(
         conn, "status_flow", who, "d.from_status, d.to_status, sum(d.clients)::bigint as clients", "d.month = %s",
         (month,), "group by d.from_status, d.to_status order by d.from_status, d.to_status")

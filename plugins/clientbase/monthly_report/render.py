@@ -120,9 +120,9 @@ class Renderer:
         v_now, v_before = visits.get(data.month, {}), visits.get(data.previous_month, {})
         lines = [
             ("client_base", mix_now, mix_before, fmt_count, False),
-            ("new_clients", now.get("new"), before.get("new"), fmt_count, False),
-            ("returned_clients", now.get("returned"), before.get("returned"), fmt_count, False),
-            ("lost_clients", now.get("lost"), before.get("lost"), fmt_count, False),
+            ("m_new_events", now.get("new"), before.get("new"), fmt_count, False),
+            ("m_returned_events", now.get("returned"), before.get("returned"), fmt_count, False),
+            ("m_lost_events", now.get("lost"), before.get("lost"), fmt_count, False),
             ("rotation_candidates", len(data.rotation), None, fmt_count, False),
             ("handover_candidates", len(data.handover), None, fmt_count, False),
             ("receivables", r_now.get("receivables"), r_before.get("receivables"), fmt_money, False),
@@ -138,6 +138,8 @@ class Renderer:
         section = Section("headline", self.t("report_headlines"),
                           [Table(None, ["", f"{data.month:%Y-%m}", previous, self.t("report_change")], rows)])
         section.tables.append(self.status_mix_table(data))
+        if data.audience.is_director:
+            section.tables.append(self.managers_mix_table(data))
         if data.status_mix:
             items = [(self.status(r["status"]), r["share"], r["plan_share"], r["on_plan"]) for r in data.status_mix]
             section.charts.append((f"{self.t('chart_status_mix')}: {self.t('report_plan_tick')}",
@@ -160,6 +162,34 @@ class Renderer:
                    f"{self.t('share')}: {self.t('report_previous').lower()}"]
         return Table(self.t("chart_status_mix"), headers, rows, self.t("report_no_rows"))
 
+    def managers_mix_table(self, data: ReportData) -> Table:
+        """The director's view of the plan: one line per manager, each planned status's share / plan."""
+        planned = [code for code in STATUS_LABELS
+                   if any(r["status"] == code and r["plan_share"] is not None for r in data.status_mix_managers)]
+        by_manager: dict[str, dict[str, dict]] = {}
+        for r in data.status_mix_managers:
+            by_manager.setdefault(r["manager_id"], {})[r["status"]] = r
+        rows = []
+        for manager, statuses in by_manager.items():
+            role = next((r["role"] for r in statuses.values() if r["role"]), None)
+            base = next(iter(statuses.values()))["client_base"]
+            cells = [Cell(manager), Cell(role or DASH), Cell(fmt_count(base), f"mix_by_manager.{manager}.client_base",
+                                                             "num")]
+            for code in planned:
+                r = statuses.get(code, {})
+                plan = r.get("plan_share")
+                text = fmt_share(r.get("share")) + (f" / {fmt_share(plan)}" if plan is not None else "")
+                cells.append(Cell(text, f"mix_by_manager.{manager}.{code}", "num bad" if r.get("on_plan") is False
+                                  else "num"))
+            misses = [r["on_plan"] for r in statuses.values() if r["on_plan"] is not None]
+            cells.append(Cell(self.yes_no(all(misses)) if misses else DASH, f"mix_by_manager.{manager}.on_plan"))
+            rows.append(cells)
+        headers = [self.t("manager_id"), self.t("role"), self.t("client_base"),
+                   *(f"{self.status(code)}: {self.t('share').lower()} / {self.t('plan_share').lower()}"
+                     for code in planned), self.t("on_plan")]
+        return Table(f"{self.t('chart_status_mix')} ({self.t('manager_id').lower()})", headers, rows,
+                     self.t("report_no_rows"))
+
     def changes(self, data: ReportData) -> Section:
         flow = {(r["from_status"], r["to_status"]): r["clients"] for r in data.status_flow}
         order = list(STATUS_LABELS)
@@ -172,7 +202,7 @@ class Renderer:
                                                 *(self.status(b) for b in seen_to)], rows, self.t("report_no_rows"))])
         months = [f"{r['month']:%Y-%m}" for r in data.events_trend]
         if months:
-            kinds = (("new_clients", "new"), ("returned_clients", "returned"), ("lost_clients", "lost"))
+            kinds = (("m_new_events", "new"), ("m_returned_events", "returned"), ("m_lost_events", "lost"))
             series = [(self.t(key), [r[col] for r in data.events_trend]) for key, col in kinds]
             section.charts.append((self.t("chart_events"), Markup(charts.grouped_bars(months, series, fmt_count))))
         if data.base_trend:
@@ -226,16 +256,17 @@ class Renderer:
         shares = {"coverage_okb", "coverage_pakb", "stability_3m", "visit_effectiveness", "kpd_effectiveness",
                   "stt_share"}
         money = {"cost_per_visit", "cost_per_order"}
+        director = data.audience.is_director
 
         def table(title: str, key: str, first: str, rows_in: list[dict], name_of: str, cols: tuple) -> Table:
             rows = []
             for r in rows_in:
                 name = r[name_of]
-                rows.append([Cell(name), *(Cell(fmt_share(r[c]) if c in shares else fmt_money(r[c], 2) if c in money
+                shown = self.t("report_total") if key == "coverage" and director and name == "all" else name
+                rows.append([Cell(shown), *(Cell(fmt_share(r[c]) if c in shares else fmt_money(r[c], 2) if c in money
                                                 else fmt_count(r[c]), f"{key}.{name}.{c}", "num") for c in cols)])
             return Table(title, [first, *(self.t(c) for c in cols)], rows, self.t("report_no_rows"))
 
-        director = data.audience.is_director
         first = self.t("territory") if director else self.t("rep_id")
         visit_cols = ("planned_visits", "actual_visits", "orders", "effective_orders", "visit_effectiveness",
                       "kpd_effectiveness", "stt_3m", "stt_share", "cost_per_visit", "cost_per_order")
