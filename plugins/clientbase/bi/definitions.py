@@ -115,6 +115,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "report_headlines": ("Главное за месяц", "The month at a glance"),
     "report_previous": ("Прошлый месяц", "Previous month"),
     "report_change": ("Изменение", "Change"),
+    "report_pp": ("п.п.", "pp"),
     "report_changes": ("Что изменилось с прошлого месяца", "What changed since last month"),
     "report_event_clients": ("Клиенты с событиями месяца", "Clients with an event this month"),
     "report_base_trend": ("Клиентская база, по месяцам", "Client base over the months"),

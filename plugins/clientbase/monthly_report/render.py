@@ -49,13 +49,13 @@ def fmt_share(value: Any) -> str:
     return DASH if value is None else _group(f"{float(value) * 100:.1f}") + NBSP + "%"
 
 
-def fmt_change(current: Any, previous: Any, share: bool = False) -> str:
-    """The month-on-month change: +3, −2, +1,5 п.п. for shares (percentage points)."""
+def fmt_change(current: Any, previous: Any, points: str | None = None) -> str:
+    """The month-on-month change: +3, −2; for shares +1,5 п.п. (``points``: the word for percentage points)."""
     if current is None or previous is None:
         return DASH
     delta = float(current) - float(previous)
-    if share:
-        text = _group(f"{abs(delta) * 100:.1f}") + NBSP + "п.п."
+    if points:
+        text = _group(f"{abs(delta) * 100:.1f}") + NBSP + points
     else:
         text = _group(f"{abs(delta):,.0f}")
     return ("+" if delta > 0 else "−" if delta < 0 else "±") + text
@@ -130,8 +130,10 @@ class Renderer:
             ("planned_visits", v_now.get("planned_visits"), v_before.get("planned_visits"), fmt_count, False),
             ("actual_visits", v_now.get("actual_visits"), v_before.get("actual_visits"), fmt_count, False),
         ]
+        points = self.t("report_pp")
         rows = [[Cell(self.t(key)), Cell(fmt(cur), f"headline.{key}.current", "num"),
-                 Cell(fmt(prev), f"headline.{key}.previous", "num"), Cell(fmt_change(cur, prev, share), css="num")]
+                 Cell(fmt(prev), f"headline.{key}.previous", "num"),
+                 Cell(fmt_change(cur, prev, points if share else None), css="num")]
                 for key, cur, prev, fmt, share in lines]
         previous = f"{self.t('report_previous')} ({data.previous_month:%Y-%m})" if data.previous_month else \
             self.t("report_previous")
