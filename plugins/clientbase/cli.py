@@ -452,6 +452,43 @@ def _bi_metabase(url: str, bi, settings) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The monthly report: one document per manager of the month, and the director's (monthly_report/)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from clientbase import monthly_report, progress
+    from clientbase.load.quarantine import parse_month
+    from clientbase.warehouse.connection import warehouse_url
+
+    try:
+        month = parse_month(args.month)
+    except ValueError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        return 2
+    settings = load_settings()
+    out = Path(args.out).resolve() if args.out else settings.home / "reports"
+    formats = list(dict.fromkeys(args.formats or ["html"]))
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task = bar.add_task("monthly report: connecting", total=None)
+    unsubscribe = progress.subscribe(lambda note: bar.update(task, description=f"monthly report {note}"[:90]))
+    try:
+        with bar, monthly_report.reader_connection(warehouse_url(settings)) as conn:
+            written = monthly_report.write_reports(
+                conn, month, out, formats, managers=args.managers or None,
+                director=not args.managers or args.director, language=args.language)
+    except monthly_report.ReportError as exc:
+        console.print(str(exc), style="red", markup=False, highlight=False)
+        return 1
+    finally:
+        unsubscribe()
+    for item in written:
+        who = item.audience.manager_id or "director"
+        console.print(f"{who} {item.format}: {item.path}", markup=False, highlight=False)
+    console.print(f"[green]{len(written)} document(s) for {month:%Y-%m}[/] in {escape(str(out / f'{month:%Y-%m}'))}")
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     """The same as ``python -m clientbase.docs`` (what ``make docs`` runs)."""
     from clientbase import docs
@@ -545,6 +582,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "Metabase at URL (login from MB_API_KEY, or MB_USER and "
                                                      "MB_PASSWORD)")
     bi.set_defaults(func=cmd_bi)
+    rep = sub.add_parser("report", help="the monthly report: one HTML or PDF per manager of a published month "
+                                        "(and the director's), read from reporting as bi_reader")
+    rep.add_argument("--month", required=True, help="the published month, YYYY-MM")
+    rep.add_argument("--manager", dest="managers", action="append", metavar="ID",
+                     help="only this manager's document (repeatable; default: every manager of the month and "
+                          "the director)")
+    rep.add_argument("--director", action="store_true", help="with --manager: the director's document as well")
+    rep.add_argument("--format", dest="formats", action="append", choices=("html", "pdf"),
+                     help="html (self-contained) or pdf; repeat for both (default html)")
+    rep.add_argument("--out", help="folder to write <YYYY-MM>/<manager>.<format> into "
+                                   "(default $CLIENTBASE_HOME/reports)")
+    rep.add_argument("--language", choices=("ru", "en"), default="ru", help="labels (default ru)")
+    rep.set_defaults(func=cmd_report)
     sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
     return parser

@@ -1,6 +1,7 @@
 -- reporting.client_status_monthly (metrics.md §7): client x month. receivables and
 -- overdue_receivables (metrics.md §8) come from fct_client_receivables_monthly, the same client
 -- rows: 0 where the client has no open invoice, NULL for every client while no invoice is loaded.
+-- is_handover_candidate: the clients the scorecard's handover_candidates counts (the monthly report lists them).
 
 with
 
@@ -37,7 +38,8 @@ final as (
         client_months.abc_class,
         client_months.tier,
         client_receivables.receivables,
-        client_receivables.overdue_receivables
+        client_receivables.overdue_receivables,
+        client_months.is_handover_candidate
     from client_months
     left join client_receivables
         on client_months.month = client_receivables.month
