@@ -188,8 +188,7 @@ category_akb_points as (
 
 ),
 
-{#- dimension -> the point's column holding its value ('all' for the total) -#}
-{%- set dimensions = [('total', "'all'"), ('territory', 'territory'), ('rep', 'rep_id')] %}
+{%- set dimensions = trade_point_dimensions(['total', 'territory', 'rep']) %}
 
 point_lines as (
 

@@ -31,8 +31,7 @@ mml_products as (
 
 ),
 
-{#- dimension -> the point's column holding its value ('all' for the total) -#}
-{%- set dimensions = [('total', "'all'"), ('territory', 'territory'), ('rep', 'rep_id'), ('channel', 'channel')] %}
+{%- set dimensions = trade_point_dimensions() %}
 
 point_dimensions as (
     {% for dimension, value_column in dimensions %}
