@@ -379,7 +379,9 @@ def test_provisioning_twice_updates_in_place_and_never_duplicates(fake):
         stored = fake.objects["dashboard"][first.dashboards[key]]
         assert stored["name"] == definitions.label(dashboard.title_key, "ru")
         assert [by_id[d["card_id"]] for d in stored["dashcards"]] == dashboard.chart_keys
-        assert [p["name"] for p in stored["parameters"]][:2] == ["Месяц", "Менеджер"]
+        names = [p["name"] for p in stored["parameters"]]
+        assert names == [definitions.label(f"filter_{name}", "ru") for name in dashboard.filters]
+        assert names[0] == "Месяц" and "Менеджер" in names
         for dashcard in stored["dashcards"]:
             wired = {m["parameter_id"] for m in dashcard["parameter_mappings"]}
             assert wired == set(metabase.chart_filters(definitions.CHARTS[by_id[dashcard["card_id"]]])) & set(

@@ -64,7 +64,6 @@ from clientbase.bi.definitions import (
     Dataset,
     label,
     metric_label_key,
-    status_case,
 )
 
 log = logging.getLogger(__name__)
@@ -109,8 +108,7 @@ def chart_filters(chart: Chart) -> list[str]:
 def source_sql(dataset: Dataset, language: str) -> str:
     """The dataset as a relation: its table or SQL, plus its calculated columns in ``language``."""
     base = f"{SCHEMA}.{dataset.table}" if dataset.sql is None else f"(\n{dataset.sql}\n)"
-    calculated = [f"{status_case(c.status_of, language) if c.status_of else c.expression} AS {c.name}"
-                  for c in dataset.columns if c.expression or c.status_of]
+    calculated = [f"{c.expression_in(language)} AS {c.name}" for c in dataset.columns if c.calculated]
     select = ", ".join(["base.*", *calculated])
     return f"SELECT {select}\nFROM {base} AS base"
 
