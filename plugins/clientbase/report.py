@@ -261,6 +261,7 @@ def _print_quarantine(conn: psycopg.Connection, console: Console) -> None:
         if any(c.open for c in counts):
             console.print("see the rows: clientbase quarantine --month YYYY-MM [--dataset NAME] [--reason CODE]",
                           markup=False, highlight=False)
+    print_files_not_read(conn, console)
     rejected = quarantine.rejected_files(conn)
     if rejected:
         table = Table(title="Rejected files (latest first)")
@@ -269,6 +270,24 @@ def _print_quarantine(conn: psycopg.Connection, console: Console) -> None:
         for dataset, source, when, why in rejected:
             table.add_row(dataset, Text(source), f"{when:%Y-%m-%d %H:%M}" if when else "", Text(why))
         console.print(table)
+
+
+def print_files_not_read(conn: psycopg.Connection, console: Console, since=None) -> None:
+    """Every file of the landing folder that was not read, with why and what to do: a workbook
+    or a PDF passed over without a word would show as a month with no shipments."""
+    from clientbase.extract.files import IGNORED
+    from clientbase.load import quarantine
+
+    entries = quarantine.files_not_read(conn, since)
+    if not entries:
+        return
+    table = Table(title="Files not read (landing folder)")
+    for col in ("file", "reason", "what it is, what to do"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        style = "" if e.reason_code in IGNORED else "yellow"
+        table.add_row(Text(e.path, style=style), e.reason_code, Text(e.reason))
+    console.print(table)
 
 
 def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None:
@@ -289,6 +308,7 @@ def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None
         console.print(table)
     else:
         console.print("nothing new to load: every file was loaded before (same content)")
+    print_files_not_read(conn, console, since)
     decision = conn.execute(
         "select passed, message from audit.gate_decisions where decided_at >= %s order by decision_id desc limit 1",
         (since,),
