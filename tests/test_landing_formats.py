@@ -284,9 +284,9 @@ def test_same_month_as_csv_xlsx_and_zip_publishes_identical_tables(airflow_ready
     url = airflow_ready
     fingerprints = {}
     for kind in ("csv", "xlsx", "zip"):
-        reset_warehouse(url)
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:  # not among the schemas the reset drops
             conn.execute("drop schema if exists reporting_history cascade")
+        reset_warehouse(url)
         landing = _landing_as(kind, tmp_path)
         assert cli.main(["run", "--landing", str(landing), "--from", "2024-06", "--to", "2024-06"]) == 0
         with psycopg.connect(url) as conn:
