@@ -301,3 +301,38 @@ def test_same_month_as_csv_xlsx_and_zip_publishes_identical_tables(airflow_ready
     assert fingerprints["csv"]["client_status_monthly"]  # the month was published, not empty
     assert fingerprints["xlsx"] == fingerprints["csv"]
     assert fingerprints["zip"] == fingerprints["csv"]
+
+
+def test_the_demo_workbooks_load_digit_for_digit_as_their_csv(clean_warehouse, tmp_path):
+    """The generator's 1C-style workbooks (one shipments month, the latest client list) put
+    in raw exactly what the same rows sent as a 1C CSV put there, every value's text included."""
+    from clientbase.generate import generate, model, writers
+    from conftest import reset_warehouse
+
+    args = dict(months=6, clients=30, end_month="2025-06", seed=5)
+    generate(tmp_path / "xlsx", **args)
+    workbooks = sorted(p.relative_to(tmp_path / "xlsx").as_posix() for p in (tmp_path / "xlsx").rglob("*.xlsx"))
+    assert workbooks == ["clients/clients_2025-04-01.xlsx", "shipments/shipments_2025-05.xlsx"]
+    shutil.copytree(tmp_path / "xlsx", tmp_path / "csv")
+    data = model.simulate(args["end_month"], args["months"], args["clients"], args["seed"])
+    for relative, dataset, rows, form in writers.file_batches(data):
+        if form.workbook:
+            (tmp_path / "csv" / relative).unlink()
+            (tmp_path / "csv" / relative).with_suffix(".csv").write_bytes(
+                writers.csv_bytes(rows, dataset, writers.ONE_C))
+
+    def raw(landing: Path) -> dict[str, list[tuple]]:
+        reset_warehouse(clean_warehouse)
+        results = extract_datasets(clean_warehouse, SHIPMENTS_FLOW, Sources(landing))
+        assert sum(r.rows_quarantined for r in results) == 0
+        with psycopg.connect(clean_warehouse) as conn:
+            return {table: conn.execute(
+                f"select {cols} from raw.{table} order by {cols}").fetchall()
+                for table, cols in (("shipments", "doc_id, line_no, doc_date::text, client_id, point_id, sku, "
+                                     "qty::text, revenue::text, cost::text, manager_id, status, updated_at::text"),
+                                    ("clients", "client_id, name, tier, channel, inn, manager_id, "
+                                     "snapshot_date::text"))}
+
+    from_workbooks = raw(tmp_path / "xlsx")
+    assert from_workbooks == raw(tmp_path / "csv")
+    assert len(from_workbooks["shipments"]) > 100

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,8 +34,10 @@ from clientbase.extract.files import FOLDER_SYNONYMS, FileRejected, NotData, Rec
 
 log = logging.getLogger(__name__)
 
-# A trailing row whose first non-empty cell (or a key cell) reads one of these is a totals row.
-TOTALS_WORDS = ("итого", "всего", "total", "totals", "grand total", "итог")
+# A trailing row whose first non-empty cell (or a key cell) starts with one of these words
+# (``Итого``, ``Всего: 300``, ``Total``) is a totals row.
+TOTALS_WORDS = ("итого", "всего", "итог", "total", "totals", "grand total")
+TOTALS_PATTERN = re.compile(r"^(" + "|".join(TOTALS_WORDS) + r")(?![\w])", re.IGNORECASE)
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 (Excel's 1900 leap-year bug included)
 CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: .xls, or an encrypted .xlsx
 PREVIEW = 60
@@ -145,9 +148,8 @@ def _is_totals(row: list[object], key_positions: list[int]) -> bool:
     filled = [t for t in texts if t]
     if not filled:
         return False
-    first = filled[0].lower().rstrip(":").strip()
-    if first in TOTALS_WORDS or any(texts[i].lower().rstrip(":").strip() in TOTALS_WORDS
-                                    for i in key_positions if i < len(texts)):
+    if TOTALS_PATTERN.match(filled[0]) or any(TOTALS_PATTERN.match(texts[i])
+                                              for i in key_positions if i < len(texts)):
         return True
     return all(i >= len(texts) or not texts[i] for i in key_positions)
 
