@@ -41,8 +41,9 @@ REQUIRED_KINDS = (
     # issue 14: workbooks and archives
     "title block", "totals row", "merged header cells", "date column formatted as text",
     "numbers stored as text", "empty sheet", "password-protected", "corrupt file", "archive holding a folder",
+    "old .xls",
 )
-CORPUS_SUFFIXES = ("*.csv", "*.xlsx", "*.zip")
+CORPUS_SUFFIXES = ("*.csv", "*.xlsx", "*.xls", "*.zip")
 
 
 def _landing_with(tmp_path: Path, cases: list[dict]) -> Path:
@@ -158,7 +159,7 @@ def test_duplicate_keys_are_all_kept_in_raw_with_their_lines(clean_warehouse, tm
 def test_the_corpus_is_complete_and_its_messages_distinct():
     files = {p.name for pattern in CORPUS_SUFFIXES for p in CORPUS.glob(pattern)}
     assert files == {c["file"] for c in CASES}, "every corpus file needs a manifest entry, and back"
-    assert len(CASES) == 41  # a case dropped from the corpus (file and manifest entry) shows up here
+    assert len(CASES) == 42  # a case dropped from the corpus (file and manifest entry) shows up here
     kinds = [c["kind"] for c in CASES]
     for required in REQUIRED_KINDS:
         assert any(required in kind for kind in kinds), f"no case of kind {required!r}"

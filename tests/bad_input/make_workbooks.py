@@ -5,8 +5,9 @@ can be changed or added by editing it and running it again:
 
     .venv/bin/python tests/bad_input/make_workbooks.py
 
-The password-protected case needs ``msoffcrypto-tool`` (``pip install msoffcrypto-tool``),
-which the project itself does not depend on: it is only used to encrypt that one file.
+The password-protected case needs ``msoffcrypto-tool`` and the old-format ``.xls`` case
+``xlwt`` (``pip install msoffcrypto-tool xlwt``), which the project itself does not depend
+on: they only write those two files (the pipeline reads .xls with python-calamine).
 """
 
 from __future__ import annotations
@@ -134,6 +135,29 @@ def corrupt() -> None:
     log.info("wrote wb_corrupt.xlsx")
 
 
+def old_xls() -> None:
+    """An older 1C installation's .xls: a title row, the header, dates as Excel dates, a totals row."""
+    import xlwt  # only this case needs it (see the module docstring)
+
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("Лист1")
+    date_style = xlwt.easyxf(num_format_str="DD.MM.YYYY")
+    sheet.write(0, 0, "Реализация товаров и услуг за январь 2023")
+    for col, name in enumerate(HEADER):
+        sheet.write(2, col, name)
+    rows = [GOOD, ["D2", 1, dt.date(2023, 1, 11), "A_regular", "P_A_regular", "S2", 2, 200.5, 140, "MG1", None]]
+    for r, row in enumerate(rows, start=3):
+        for col, value in enumerate(row):
+            if isinstance(value, dt.date):
+                sheet.write(r, col, value, date_style)
+            elif value is not None:
+                sheet.write(r, col, value)
+    sheet.write(5, 0, "Итого")
+    sheet.write(5, HEADER.index("revenue"), 300.5)
+    book.save(str(HERE / "wb_old_format.xls"))
+    log.info("wrote wb_old_format.xls")
+
+
 def zip_holding_a_folder() -> None:
     with zipfile.ZipFile(HERE / "zip_holding_a_folder.zip", "w") as archive:
         info = zipfile.ZipInfo("январь/shipments_2023-01.csv", date_time=(2026, 10, 1, 0, 0, 0))
@@ -144,5 +168,5 @@ def zip_holding_a_folder() -> None:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for make in (title_block, totals_row, merged_header, date_as_text, number_as_text, empty_sheet, no_header,
-                 password_protected, corrupt, zip_holding_a_folder):
+                 password_protected, corrupt, old_xls, zip_holding_a_folder):
         make()
