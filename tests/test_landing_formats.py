@@ -195,7 +195,7 @@ def test_a_corrupt_zip_is_a_rejected_batch(clean_warehouse, landing):
 
 # --- workbooks -----------------------------------------------------------------------------
 
-def test_1c_workbook_title_totals_typed_cells_and_sheet_row_in_quarantine(clean_warehouse, landing):
+def test_1c_workbook_title_totals_typed_cells_and_sheet_row_in_quarantine(clean_warehouse, landing, capsys):
     rows = [
         ["Д-1", 1, dt.date(2023, 1, 10), "A_regular", "P_A_regular", "S1", 1.5, 1234.5, 900.25, "MG1", "posted"],
         ["Д-1", 2, "10.01.2023", "A_regular", "P_A_regular", "S2", "-1", "1 234,50", None, "MG1", None],
@@ -226,6 +226,14 @@ def test_1c_workbook_title_totals_typed_cells_and_sheet_row_in_quarantine(clean_
                             "doc_date: '32.01.2023' is not a date (YYYY-MM-DD or DD.MM.YYYY)")]
     assert batch == (7, 3, 1, 2, 1)
     assert path.is_file()
+    capsys.readouterr()
+    assert cli.main(["quarantine", "--all"]) == 0
+    assert "shipments/shipments_2023-01.xlsx!Лист1:8" in capsys.readouterr().out
+    from clientbase import report
+
+    with psycopg.connect(clean_warehouse) as conn:
+        shipments = next(r for r in report.status_rows(conn) if r[0] == "shipments")
+    assert shipments[3:6] == (7, 3, 1) and shipments[7] == 3  # read, loaded, quarantined; title + totals
 
 
 def test_the_sheet_named_for_the_dataset_is_read(clean_warehouse, landing):
