@@ -193,6 +193,27 @@ def test_a_corrupt_zip_is_a_rejected_batch(clean_warehouse, landing):
                               "corrupt or not a zip; zip the exports again and drop the archive again")
 
 
+def test_an_empty_archive_and_a_damaged_member_are_listed_as_not_read(clean_warehouse, landing):
+    with zipfile.ZipFile(landing / "shipments" / "empty.zip", "w"):
+        pass
+    damaged = landing / "shipments" / "damaged.zip"
+    with zipfile.ZipFile(damaged, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("a.csv", ",".join(HEADER) + "\n" + ROW + "\n")
+    data = damaged.read_bytes()
+    damaged.write_bytes(data.replace(b"A_regular,P_A", b"A_regular,P_X", 1))  # the CRC no longer matches
+    results = load(clean_warehouse, landing)
+    assert not [name for name in results if ".zip" in name]
+    assert not_read(clean_warehouse) == {
+        "shipments/damaged.zip/a.csv": (
+            "shipments", "damaged_file",
+            "not read: the file cannot be unpacked (Bad CRC-32 for file 'a.csv'); the archive is damaged: "
+            "zip the exports again and drop the archive again"),
+        "shipments/empty.zip": (
+            "shipments", "empty_archive",
+            "not read: the archive holds no files; zip the exports again and drop the archive again"),
+    }
+
+
 # --- workbooks -----------------------------------------------------------------------------
 
 def test_1c_workbook_title_totals_typed_cells_and_sheet_row_in_quarantine(clean_warehouse, landing, capsys):

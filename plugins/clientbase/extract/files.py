@@ -88,6 +88,8 @@ HIDDEN_FILE = "hidden_file"
 SUBFOLDER = "subfolder"
 UNKNOWN_FOLDER = "unknown_folder"
 LOOSE_FILE = "loose_file"
+EMPTY_ARCHIVE = "empty_archive"
+DAMAGED = "damaged_file"
 IGNORED = (LOCK_FILE, HIDDEN_FILE)  # noted, but nothing was lost: not a warning
 
 # Dataset folder names people write instead of the contract's (1C / SFA menu names in Russian):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -98,6 +99,10 @@ def extract_archive(conn: psycopg.Connection, ds: Dataset, path: Path,
     not_read: list[files.NotRead] = []
     with archive, tempfile.TemporaryDirectory(prefix="clientbase-zip-") as tmp:
         members = sorted((m for m in archive.infolist() if not m.is_dir()), key=lambda m: m.filename)
+        if not members:
+            not_read.append(files.NotRead(source_name, ds.name, files.EMPTY_ARCHIVE,
+                                          "not read: the archive holds no files; zip the exports again "
+                                          "and drop the archive again"))
         for member in members:
             inner = PurePosixPath(member.filename)
             name = f"{source_name}/{member.filename}"
@@ -124,7 +129,13 @@ def extract_archive(conn: psycopg.Connection, ds: Dataset, path: Path,
                                               "zip it again without a password"))
                 continue
             target = Path(tmp) / inner.name
-            target.write_bytes(archive.read(member))
+            try:
+                target.write_bytes(archive.read(member))
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                not_read.append(files.NotRead(name, ds.name, files.DAMAGED,
+                                              f"not read: the file cannot be unpacked ({exc}); the archive is "
+                                              "damaged: zip the exports again and drop the archive again"))
+                continue
             progress.report(f"{ds.name}: {name}")
             results.append(extract_file(conn, ds, target, landing_dir, source_name=name))
             target.unlink()
