@@ -1,8 +1,10 @@
 """The bad-input corpus: every kind of broken file the sources send, and what the loader says.
 
-Each case of ``tests/bad_input/manifest.json`` is one small CSV loaded on its own (beside
-the status_rules reference lists). For each, the batch must reconcile exactly
-(rows read = rows loaded + rows quarantined, in the result and in ``audit.batches``), every
+Each case of ``tests/bad_input/manifest.json`` is one small file (a CSV, or a workbook or
+archive written by ``bad_input/make_workbooks.py``) loaded on its own (beside the
+status_rules reference lists). For each, the batch must reconcile exactly
+(rows read = rows loaded + rows quarantined + a workbook's title and totals rows, in the
+result and in ``audit.batches``), every
 quarantined row must be in ``audit.quarantine`` with its file, line, raw text and a reason
 specific to the case, and the batch message must say what happened and where.
 """
@@ -36,7 +38,12 @@ REQUIRED_KINDS = (
     # issue 10: the optional receivables and audit datasets
     "due date before doc date", "payment for an invoice never sent", "audit present not a boolean",
     "negative invoice amount",
+    # issue 14: workbooks and archives
+    "title block", "totals row", "merged header cells", "date column formatted as text",
+    "numbers stored as text", "empty sheet", "password-protected", "corrupt file", "archive holding a folder",
+    "old .xls",
 )
+CORPUS_SUFFIXES = ("*.csv", "*.xlsx", "*.xls", "*.zip")
 
 
 def _landing_with(tmp_path: Path, cases: list[dict]) -> Path:
@@ -55,21 +62,38 @@ def _file_text(case: dict, encoding: str | None) -> str:
     return data.decode(codec, errors="backslashreplace").replace("\x00", "\\x00")
 
 
+def _source(case: dict) -> str:
+    return case.get("source", f"{case['dataset']}/{case['file']}")
+
+
+def _check_not_read(conn: psycopg.Connection, case: dict, results: dict) -> None:
+    """An archive case that yields no batch: what it holds is listed as not read."""
+    prefix = f"{case['dataset']}/{case['file']}"
+    assert not [name for name in results if name.startswith(prefix)], "no batch expected"
+    found = conn.execute("select path, reason_code, reason from audit.files_not_read where path like %s "
+                         "order by path", (prefix + "/%",)).fetchall()
+    assert found == [tuple(entry) for entry in case["not_read"]]
+
+
 def _check_case(conn: psycopg.Connection, case: dict, result) -> None:
-    source = f"{case['dataset']}/{case['file']}"
+    source = _source(case)
     expected_rows = [tuple(q) for q in case["quarantined"]]
     quarantined = len(expected_rows)
+    not_data = (case.get("title", 0), case.get("totals", 0))
     assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == (
         case["status"], case["read"], case["loaded"], quarantined), result.summary()
-    assert result.rows_read == result.rows_loaded + result.rows_quarantined
+    assert (result.rows_title, result.rows_totals) == not_data
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined + sum(not_data)
     assert case["message"] in result.message, result.message
 
     batch = conn.execute(
         "select batch_id, status, rows_read, rows_loaded, rows_quarantined, duplicate_keys, ignored_columns, "
-        "encoding, message from audit.batches where source_name = %s", (source,)).fetchone()
-    batch_id, status, read, loaded, held, duplicates, ignored, encoding, message = batch
+        "encoding, message, rows_title, rows_totals from audit.batches where source_name = %s",
+        (source,)).fetchone()
+    batch_id, status, read, loaded, held, duplicates, ignored, encoding, message, title, totals = batch
     assert (status, read, loaded, held) == (case["status"], case["read"], case["loaded"], quarantined)
-    assert read == loaded + held
+    assert (title, totals) == not_data
+    assert read == loaded + held + title + totals
     assert case["message"] in message
     assert duplicates == case.get("duplicate_keys", 0)
     assert ignored == case.get("ignored_columns", [])
@@ -83,22 +107,27 @@ def _check_case(conn: psycopg.Connection, case: dict, result) -> None:
         "select source_name, line_no, reason_code, reason, raw_text from audit.quarantine "
         "where batch_id = %s order by line_no", (batch_id,)).fetchall()
     assert len(rows) == held
-    text = _file_text(case, encoding)
+    is_text = case["file"].endswith(".csv")  # a workbook's raw text is its cells joined by ';'
+    text = _file_text(case, encoding) if is_text else ""
     for (file, line, code, reason, raw), (want_line, want_code, want_reason) in zip(rows, expected_rows, strict=True):
         assert (file, line, code) == (source, want_line, want_code), reason
         assert want_reason in reason, reason
         assert raw, f"line {line} has no raw text"
-        assert raw in text.replace("\r\n", "\n") or raw in text, f"line {line}: raw text {raw!r} is not the file's"
+        if is_text:
+            assert raw in text.replace("\r\n", "\n") or raw in text, f"line {line}: raw text {raw!r} is not the file's"
     for line, fragment in case.get("raw_text", {}).items():
         assert fragment in dict((r[1], r[4]) for r in rows)[int(line)]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["file"].removesuffix(".csv") for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[c["file"].rsplit(".", 1)[0] for c in CASES])
 def test_bad_input_case(clean_warehouse, tmp_path, case):
     landing = _landing_with(tmp_path, [case])
     results = {r.source_name: r for r in extract_datasets(clean_warehouse, FLOW, Sources(landing))}
     with psycopg.connect(clean_warehouse) as conn:
-        _check_case(conn, case, results[f"{case['dataset']}/{case['file']}"])
+        if "not_read" in case:
+            _check_not_read(conn, case, results)
+        else:
+            _check_case(conn, case, results[_source(case)])
 
 
 def test_the_whole_corpus_in_one_run(clean_warehouse, tmp_path):
@@ -109,9 +138,12 @@ def test_the_whole_corpus_in_one_run(clean_warehouse, tmp_path):
         for case in CASES:
             if case["kind"].startswith("duplicate keys"):
                 continue  # its key D1/1 is also loaded by other files here: checked alone above
-            _check_case(conn, case, results[f"{case['dataset']}/{case['file']}"])
-        assert conn.execute("select count(*) from audit.batches "
-                            "where rows_read <> rows_loaded + rows_quarantined").fetchone()[0] == 0
+            if "not_read" in case:
+                _check_not_read(conn, case, results)
+            else:
+                _check_case(conn, case, results[_source(case)])
+        assert conn.execute("select count(*) from audit.batches where rows_read <> "
+                            "rows_loaded + rows_quarantined + rows_title + rows_totals").fetchone()[0] == 0
 
 
 def test_duplicate_keys_are_all_kept_in_raw_with_their_lines(clean_warehouse, tmp_path):
@@ -125,9 +157,9 @@ def test_duplicate_keys_are_all_kept_in_raw_with_their_lines(clean_warehouse, tm
 
 
 def test_the_corpus_is_complete_and_its_messages_distinct():
-    files = {p.name for p in CORPUS.glob("*.csv")}
+    files = {p.name for pattern in CORPUS_SUFFIXES for p in CORPUS.glob(pattern)}
     assert files == {c["file"] for c in CASES}, "every corpus file needs a manifest entry, and back"
-    assert len(CASES) == 31  # a case dropped from the corpus (file and manifest entry) shows up here
+    assert len(CASES) == 42  # a case dropped from the corpus (file and manifest entry) shows up here
     kinds = [c["kind"] for c in CASES]
     for required in REQUIRED_KINDS:
         assert any(required in kind for kind in kinds), f"no case of kind {required!r}"

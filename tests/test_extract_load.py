@@ -134,7 +134,7 @@ def test_both_extractions_at_once_on_a_new_warehouse(warehouse, tmp_path):
                    for flow in (SHIPMENTS_FLOW, VISITS_FLOW)]
         results = [r for f in futures for r in f.result()]
     loaded = [r for r in results if r.status == "loaded"]
-    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in results)
+    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined + r.rows_title + r.rows_totals for r in results)
     with psycopg.connect(warehouse) as conn:
         # reference lists brought by both flows were loaded once
         dupes = conn.execute("select count(*) from (select dataset, content_sha256 from audit.batches "
@@ -142,7 +142,8 @@ def test_both_extractions_at_once_on_a_new_warehouse(warehouse, tmp_path):
         visits = conn.execute("select count(*) from raw.visits").fetchone()[0]
     assert dupes == 0
     # every generated file loaded exactly once (a list both flows bring: by one, skipped by the other)
-    assert sorted(r.source_name for r in loaded) == sorted(
-        str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.csv"))
+    # (the demo's workbooks are batches named file.xlsx!sheet)
+    assert sorted(r.source_name.split("!")[0] for r in loaded) == sorted(
+        str(p.relative_to(tmp_path)) for p in [*tmp_path.rglob("*.csv"), *tmp_path.rglob("*.xlsx")])
     assert sum(r.rows_quarantined for r in results) == 0
     assert visits == summary.row_counts["visits"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +47,40 @@ def decode(path: Path) -> tuple[str, str]:
         return raw.decode("cp1251"), "cp1251"
 
 
+def _workbook_text(value: object) -> str:
+    """A workbook cell as the text a CSV export would hold (ISO dates, plain numbers)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value.time() != time() else value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_workbook_raw(path: Path) -> pd.DataFrame:
+    """A 1C-style report workbook's table: the rows between the header (the first row naming
+    the contract's columns) and the totals row (Итого / Всего), all cells as text."""
+    from openpyxl import load_workbook
+
+    rows = [list(r) for r in load_workbook(path, read_only=True, data_only=True).worksheets[0]
+            .iter_rows(values_only=True)]
+    names = set(DATASETS[path.parent.name].column_names)
+    start = next(i for i, row in enumerate(rows)
+                 if {str(v).strip().lower() for v in row if v is not None} == names)
+    header = [str(v).strip().lower() for v in rows[start]]
+    body = []
+    for row in rows[start + 1:]:
+        if str(row[0]).startswith(("Итого", "Всего")):
+            break
+        body.append([_workbook_text(v) for v in row])
+    return pd.DataFrame(body, columns=header)
+
+
 def read_raw(path: Path) -> pd.DataFrame:
     """All cells as text ('' for empty), headers stripped and lower-cased."""
+    if path.suffix == ".xlsx":
+        return read_workbook_raw(path)
     text, _ = decode(path)
     header = text.splitlines()[0]
     sep = ";" if header.count(";") > header.count(",") else ","
@@ -82,7 +114,8 @@ def typed(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
             month = v.where(~v.str.match(r"^\d{4}-\d{2}$"), v + "-01")
             out[col.name] = _dates(month)
         elif col.type == "numeric":
-            out[col.name] = pd.to_numeric(v.str.replace(",", ".").where(~empty, None))
+            # a workbook's amounts are 1C's formatted text: "1 234,50"
+            out[col.name] = pd.to_numeric(v.str.replace(" ", "").str.replace(",", ".").where(~empty, None))
         elif col.type == "int":
             out[col.name] = v.astype(np.int64)
         elif col.type == "bool":
@@ -98,9 +131,14 @@ def typed(frame: pd.DataFrame, dataset: str) -> pd.DataFrame:
     return result
 
 
+def data_files(folder: Path) -> list[Path]:
+    """A dataset folder's CSV files and workbooks, in load (name) order."""
+    return sorted([*folder.glob("*.csv"), *folder.glob("*.xlsx")])
+
+
 def load(root: Path) -> dict[str, list[tuple[Path, pd.DataFrame]]]:
     """Every dataset's files in load (name) order, typed."""
-    return {name: [(p, typed(read_raw(p), name)) for p in sorted((root / name).glob("*.csv"))]
+    return {name: [(p, typed(read_raw(p), name)) for p in data_files(root / name)]
             for name in GENERATED}
 
 
@@ -179,12 +217,13 @@ def demo(tmp_path_factory) -> dict[str, list[tuple[Path, pd.DataFrame]]]:
     """The demo-sized distributor's reference lists and shipments, read back from its files."""
     root = tmp_path_factory.mktemp("demo")
     generate(root, **DEMO)
-    return {name: [(p, typed(read_raw(p), name)) for p in sorted((root / name).glob("*.csv"))]
+    return {name: [(p, typed(read_raw(p), name)) for p in data_files(root / name)]
             for name in ("managers", "clients", "shipments")}
 
 
 def relative_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.csv"))}
+    return {str(p.relative_to(root)): p.read_bytes()
+            for p in sorted([*root.rglob("*.csv"), *root.rglob("*.xlsx")])}
 
 
 # --------------------------------------------------------------------------- tests
@@ -210,7 +249,7 @@ def test_rewrite_replaces_old_files(tmp_path):
 def test_every_dataset_has_files_with_the_contract_columns(generated, data):
     root, summary = generated
     for name, dataset in GENERATED.items():
-        files = sorted((root / name).glob("*.csv"))
+        files = data_files(root / name)
         assert files, f"no {name} files"
         for path in files:
             raw = read_raw(path)
@@ -587,7 +626,11 @@ def test_every_generated_row_loads(clean_warehouse, generated):
     root, summary = generated
     results = [r for flow in (SHIPMENTS_FLOW, VISITS_FLOW)
                for r in extract_datasets(clean_warehouse, flow, Sources(root))]
-    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined for r in results)
+    assert all(r.rows_read == r.rows_loaded + r.rows_quarantined + r.rows_title + r.rows_totals for r in results)
+    # one month of shipments and the latest client list come as 1C report workbooks
+    workbooks = {r.source_name.split("/")[0]: (r.rows_title, r.rows_totals)
+                 for r in results if ".xlsx!" in r.source_name and r.status == "loaded"}
+    assert workbooks == {"shipments": (2, 1), "clients": (2, 1)}
     with psycopg.connect(clean_warehouse) as conn:
         quarantine = conn.execute("select dataset, reason_code, count(*) from audit.quarantine "
                                   "group by 1, 2 order by 1, 2").fetchall()

@@ -190,9 +190,10 @@ def _window_start(month):
     index = month.year * 12 + month.month - 1 - 2
     return month.replace(year=index // 12, month=index % 12 + 1)
 
-def status_rows(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int, int, str]]:
+def status_rows(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int, int, str, int]]:
     """One row per dataset of the contract (then any other dataset the batches name):
-    (label, loaded batches, rejected, rows read, loaded, quarantined, last load).
+    (label, loaded batches, rejected, rows read, loaded, quarantined, last load, not data),
+    *not data* being workbooks' title and totals rows (read = loaded + quarantined + not data).
 
     Every contract dataset is listed, loaded or not, so an operator sees that an optional
     one (rep_costs, invoices, payments, retail_audits) exists and was not sent, rather than
@@ -200,25 +201,25 @@ def status_rows(conn: psycopg.Connection) -> list[tuple[str, int, int, int, int,
     """
     found = {row[0]: row[1:] for row in conn.execute(
         "select dataset, count(*) filter (where status = 'loaded'), count(*) filter (where status = 'rejected'), "
-        "sum(rows_read), sum(rows_loaded), sum(rows_quarantined), max(finished_at) "
-        "from audit.batches group by dataset order by dataset"
+        "sum(rows_read), sum(rows_loaded), sum(rows_quarantined), max(finished_at), "
+        "sum(rows_title + rows_totals) from audit.batches group by dataset order by dataset"
     ).fetchall()}
     names = list(DATASETS) + sorted(set(found) - set(DATASETS))
     out = []
     for name in names:
-        ok, rej, read, loaded, quar, last = found.get(name, (0, 0, 0, 0, 0, None))
+        ok, rej, read, loaded, quar, last, not_data = found.get(name, (0, 0, 0, 0, 0, None, 0))
         optional = name in DATASETS and DATASETS[name].optional
         label = f"{name} (optional)" if optional else name
-        out.append((label, ok, rej, read, loaded, quar, f"{last:%Y-%m-%d %H:%M}" if last else ""))
+        out.append((label, ok, rej, read, loaded, quar, f"{last:%Y-%m-%d %H:%M}" if last else "", not_data))
     return out
 
 
 def print_status(conn: psycopg.Connection, console: Console) -> None:
     table = Table(title="Loaded batches")
-    for col in ("dataset", "batches", "rejected", "rows read", "loaded", "quarantined", "last load"):
+    for col in ("dataset", "batches", "rejected", "rows read", "loaded", "quarantined", "title/totals", "last load"):
         table.add_column(col, justify="left" if col in ("dataset", "last load") else "right")
-    for label, ok, rej, read, loaded, quar, last in status_rows(conn):
-        table.add_row(label, str(ok), str(rej), f"{read:,}", f"{loaded:,}", f"{quar:,}", last)
+    for label, ok, rej, read, loaded, quar, last, not_data in status_rows(conn):
+        table.add_row(label, str(ok), str(rej), f"{read:,}", f"{loaded:,}", f"{quar:,}", f"{not_data:,}", last)
     console.print(table)
 
     _print_quarantine(conn, console)
@@ -261,6 +262,7 @@ def _print_quarantine(conn: psycopg.Connection, console: Console) -> None:
         if any(c.open for c in counts):
             console.print("see the rows: clientbase quarantine --month YYYY-MM [--dataset NAME] [--reason CODE]",
                           markup=False, highlight=False)
+    print_files_not_read(conn, console)
     rejected = quarantine.rejected_files(conn)
     if rejected:
         table = Table(title="Rejected files (latest first)")
@@ -269,6 +271,24 @@ def _print_quarantine(conn: psycopg.Connection, console: Console) -> None:
         for dataset, source, when, why in rejected:
             table.add_row(dataset, Text(source), f"{when:%Y-%m-%d %H:%M}" if when else "", Text(why))
         console.print(table)
+
+
+def print_files_not_read(conn: psycopg.Connection, console: Console, since=None) -> None:
+    """Every file of the landing folder that was not read, with why and what to do: a workbook
+    or a PDF passed over without a word would show as a month with no shipments."""
+    from clientbase.extract.files import IGNORED
+    from clientbase.load import quarantine
+
+    entries = quarantine.files_not_read(conn, since)
+    if not entries:
+        return
+    table = Table(title="Files not read (landing folder)")
+    for col in ("file", "reason", "what it is, what to do"):
+        table.add_column(col, overflow="fold")
+    for e in entries:
+        style = "" if e.reason_code in IGNORED else "yellow"
+        table.add_row(Text(e.path, style=style), e.reason_code, Text(e.reason))
+    console.print(table)
 
 
 def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None:
@@ -289,6 +309,7 @@ def print_run_summary(conn: psycopg.Connection, console: Console, since) -> None
         console.print(table)
     else:
         console.print("nothing new to load: every file was loaded before (same content)")
+    print_files_not_read(conn, console, since)
     decision = conn.execute(
         "select passed, message from audit.gate_decisions where decided_at >= %s order by decision_id desc limit 1",
         (since,),

@@ -14,6 +14,7 @@ rows read = rows loaded + rows quarantined holds for every file that has a heade
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -50,6 +51,17 @@ class Record:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class NotData:
+    """Rows a workbook holds that are read but are not data: the report's title and period
+    lines above the header, the totals row below the table. Counted in ``audit.batches``
+    (rows read = loaded + quarantined + title + totals), described in ``note``."""
+
+    title: int = 0
+    totals: int = 0
+    note: str = ""
+
+
 class FileRejected(ValueError):
     """The whole file cannot be read as a dataset (empty, no header, not text, ...)."""
 
@@ -62,11 +74,128 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def list_files(folder: Path) -> list[Path]:
-    """The batches of one dataset folder, in name order (the load order of sources.md)."""
+# What a dataset folder may hold, by file suffix: CSV text, Excel workbooks, zip archives of them.
+CSV_SUFFIXES = (".csv",)
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+ARCHIVE_SUFFIXES = (".zip",)
+READ_SUFFIXES = CSV_SUFFIXES + WORKBOOK_SUFFIXES + ARCHIVE_SUFFIXES
+LOCK_PREFIX = "~$"  # Excel's lock file beside an open workbook
+
+# reason_code values of audit.files_not_read
+NOT_A_DATA_FILE = "unsupported_format"
+LOCK_FILE = "lock_file"
+HIDDEN_FILE = "hidden_file"
+SUBFOLDER = "subfolder"
+UNKNOWN_FOLDER = "unknown_folder"
+LOOSE_FILE = "loose_file"
+EMPTY_ARCHIVE = "empty_archive"
+DAMAGED = "damaged_file"
+IGNORED = (LOCK_FILE, HIDDEN_FILE)  # noted, but nothing was lost: not a warning
+
+# Dataset folder names people write instead of the contract's (1C / SFA menu names in Russian):
+# a folder so named is still reported as unknown, with the known name to rename it to.
+FOLDER_SYNONYMS = {
+    "отгрузки": "shipments", "реализация": "shipments", "продажи": "shipments",
+    "клиенты": "clients", "контрагенты": "clients",
+    "менеджеры": "managers", "сотрудники": "managers",
+    "товары": "products", "номенклатура": "products",
+    "торговые точки": "trade_points", "тт": "trade_points", "точки": "trade_points",
+    "план визитов": "visit_plan", "маршруты": "visit_plan",
+    "визиты": "visits",
+    "затраты": "rep_costs", "расходы": "rep_costs",
+    "счета": "invoices", "оплаты": "payments", "платежи": "payments",
+    "аудиты": "retail_audits", "аудит": "retail_audits",
+}
+
+
+@dataclass(frozen=True)
+class NotRead:
+    """A file (or folder) found in the landing folder that no batch reads, and why."""
+
+    path: str  # relative to the landing folder, e.g. ``shipments/notes.txt`` or ``shipments/a.zip/x.pdf``
+    dataset: str | None  # the dataset folder it sits in (None: the landing root or an unknown folder)
+    reason_code: str
+    reason: str  # what it is and what to do
+
+
+def closest_dataset(name: str, known: list[str] | tuple[str, ...]) -> str | None:
+    """The known dataset a misspelled folder name most likely means, or None.
+
+    Case and separators are ignored (``Shipments``, ``trade-points``), Russian menu names
+    map through :data:`FOLDER_SYNONYMS`, and anything else is the nearest spelling.
+    """
+    key = name.strip().lower().replace("-", "_").replace(" ", "_")
+    if key in known:
+        return key
+    synonym = FOLDER_SYNONYMS.get(name.strip().lower().replace("_", " "))
+    if synonym:
+        return synonym
+    match = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def not_read_reason(path: Path) -> tuple[str, str]:
+    """Why a file of a dataset folder is not read, and what to do about it."""
+    name = path.name
+    if name.startswith(LOCK_PREFIX):
+        return LOCK_FILE, ("an Excel lock file (the workbook was open when the folder was copied): "
+                           "ignored; nothing to do unless the workbook itself is missing")
+    if name.startswith("."):
+        return HIDDEN_FILE, "a hidden file (e.g. left by the file manager): ignored"
+    suffix = path.suffix.lower() or "no suffix"
+    return NOT_A_DATA_FILE, (f"not read: {suffix} is not a format the pipeline reads "
+                             f"({', '.join(READ_SUFFIXES)}); export it as CSV or Excel and drop it again, "
+                             "or move it out of the landing folder")
+
+
+def survey_folder(folder: Path, landing_dir: Path, dataset: str) -> tuple[list[Path], list[NotRead]]:
+    """The files of one dataset folder that are read, in name order (the load order of
+    sources.md), and every other entry with the reason it is not."""
     if not folder.is_dir():
+        return [], []
+    read: list[Path] = []
+    not_read: list[NotRead] = []
+    for entry in sorted(folder.iterdir()):
+        rel = entry.relative_to(landing_dir).as_posix() if entry.is_relative_to(landing_dir) else str(entry)
+        if entry.is_dir():
+            not_read.append(NotRead(rel + "/", dataset, SUBFOLDER,
+                                    "not read: a folder inside a dataset folder; move its files up into "
+                                    f"{dataset}/ (or zip them) and drop them again"))
+        elif entry.suffix.lower() in READ_SUFFIXES and not entry.name.startswith((LOCK_PREFIX, ".")):
+            read.append(entry)
+        else:
+            code, reason = not_read_reason(entry)
+            not_read.append(NotRead(rel, dataset, code, reason))
+    return read, not_read
+
+
+def list_files(folder: Path) -> list[Path]:
+    """The files of one dataset folder that are read, in name order (see :func:`survey_folder`)."""
+    return survey_folder(folder, folder.parent, folder.name)[0]
+
+
+def survey_landing(landing_dir: Path, known: tuple[str, ...]) -> list[NotRead]:
+    """Entries of the landing folder itself that no dataset reads: folders with a name that
+    is not a dataset (with the closest known name) and files lying at the top level."""
+    if not landing_dir.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+    out = []
+    for entry in sorted(landing_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue  # .clientbase state, editor folders: not exports
+        if entry.is_dir():
+            if entry.name in known:
+                continue
+            guess = closest_dataset(entry.name, known)
+            hint = (f"did you mean {guess}/? rename the folder to {guess}"
+                    if guess else f"rename it to one of: {', '.join(known)}")
+            out.append(NotRead(entry.name + "/", None, UNKNOWN_FOLDER,
+                               f"not read: {entry.name}/ is not a dataset folder; {hint}"))
+        else:
+            out.append(NotRead(entry.name, None, LOOSE_FILE,
+                               "not read: a file directly in the landing folder; put it in the folder of its "
+                               f"dataset (<landing>/<dataset>/, one of: {', '.join(known)})"))
+    return out
 
 
 def normalise_header_name(name: str) -> str:

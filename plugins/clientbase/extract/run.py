@@ -9,14 +9,17 @@ otherwise files from ``<landing>/<dataset>/``.
 from __future__ import annotations
 
 import logging
+import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import psycopg
 
 from clientbase import progress
 from clientbase.contract import DATASETS, ERP, Dataset
-from clientbase.extract import files, sql_source
+from clientbase.extract import files, sql_source, workbooks
 from clientbase.extract.connections import SourceDatabase
 from clientbase.load.loader import BatchResult, load_records, release_quarantined
 from clientbase.warehouse import schema
@@ -42,9 +45,18 @@ def _describe(source: str | SourceDatabase) -> str:
     return source.describe() if isinstance(source, SourceDatabase) else redact(source)
 
 
-def extract_file(conn: psycopg.Connection, ds: Dataset, path: Path, landing_dir: Path) -> BatchResult:
-    source_name = str(path.relative_to(landing_dir)) if path.is_relative_to(landing_dir) else str(path)
+def _source_name(path: Path, landing_dir: Path) -> str:
+    return path.relative_to(landing_dir).as_posix() if path.is_relative_to(landing_dir) else str(path)
+
+
+def extract_file(conn: psycopg.Connection, ds: Dataset, path: Path, landing_dir: Path,
+                 source_name: str | None = None) -> BatchResult:
+    """Load one CSV file or workbook as a batch (``source_name``: how the batch is named, when
+    the file is not where it came from, e.g. taken out of a zip archive)."""
+    source_name = source_name or _source_name(path, landing_dir)
     digest = files.sha256_of(path)
+    if path.suffix.lower() in files.WORKBOOK_SUFFIXES:
+        return _extract_workbook(conn, ds, path, source_name, digest)
     try:
         fmt = files.sniff(path)
     except files.FileRejected as exc:
@@ -54,6 +66,97 @@ def extract_file(conn: psycopg.Connection, ds: Dataset, path: Path, landing_dir:
         source_kind="file", source_name=source_name, content_sha256=digest,
         encoding=fmt.encoding + ("-bom" if fmt.has_bom else ""), delimiter=fmt.delimiter,
     )
+
+
+def _extract_workbook(conn: psycopg.Connection, ds: Dataset, path: Path, source_name: str,
+                      digest: str) -> BatchResult:
+    """A workbook's sheet as one batch named ``file.xlsx!Sheet``: its rows keep their Excel row
+    numbers, and the title and totals rows are counted apart (read, but not data)."""
+    try:
+        sheet = workbooks.read_workbook(path, ds)
+    except files.FileRejected as exc:
+        return _record_rejected_file(conn, ds, source_name, digest, str(exc))
+    return load_records(
+        conn, ds, sheet.header, iter(sheet.records),
+        source_kind="file", source_name=f"{source_name}!{sheet.sheet}", content_sha256=digest,
+        not_data=sheet.not_data,
+    )
+
+
+def extract_archive(conn: psycopg.Connection, ds: Dataset, path: Path,
+                    landing_dir: Path) -> tuple[list[BatchResult], list[files.NotRead]]:
+    """A zip archive read as the files it holds, in name order, each its own batch named
+    ``archive.zip/inner.csv`` (so the content-hash skip works per inner file); what it holds
+    that cannot be read (a folder, another archive, a PDF ...) is listed as not read."""
+    source_name = _source_name(path, landing_dir)
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        return [_record_rejected_file(conn, ds, source_name, files.sha256_of(path),
+                                      f"the zip archive cannot be opened ({exc}): it is corrupt or not a zip; "
+                                      "zip the exports again and drop the archive again")], []
+    results: list[BatchResult] = []
+    not_read: list[files.NotRead] = []
+    with archive, tempfile.TemporaryDirectory(prefix="clientbase-zip-") as tmp:
+        members = sorted((m for m in archive.infolist() if not m.is_dir()), key=lambda m: m.filename)
+        if not members:
+            not_read.append(files.NotRead(source_name, ds.name, files.EMPTY_ARCHIVE,
+                                          "not read: the archive holds no files; zip the exports again "
+                                          "and drop the archive again"))
+        for member in members:
+            inner = PurePosixPath(member.filename)
+            name = f"{source_name}/{member.filename}"
+            if len(inner.parts) > 1:
+                not_read.append(files.NotRead(
+                    name, ds.name, files.SUBFOLDER,
+                    f"not read: {inner.parent}/ is a folder inside the archive; zip the files themselves "
+                    "(no folder) and drop the archive again"))
+                continue
+            suffix = inner.suffix.lower()
+            if suffix in files.ARCHIVE_SUFFIXES:
+                not_read.append(files.NotRead(name, ds.name, files.NOT_A_DATA_FILE,
+                                              "not read: an archive inside the archive; unzip it and drop "
+                                              "its files (or the inner archive) instead"))
+                continue
+            if suffix not in files.CSV_SUFFIXES + files.WORKBOOK_SUFFIXES or inner.name.startswith(
+                    (files.LOCK_PREFIX, ".")):
+                code, reason = files.not_read_reason(Path(inner.name))
+                not_read.append(files.NotRead(name, ds.name, code, reason))
+                continue
+            if member.flag_bits & 0x1:
+                not_read.append(files.NotRead(name, ds.name, files.NOT_A_DATA_FILE,
+                                              "not read: the file is password-protected inside the archive; "
+                                              "zip it again without a password"))
+                continue
+            target = Path(tmp) / inner.name
+            try:
+                target.write_bytes(archive.read(member))
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                not_read.append(files.NotRead(name, ds.name, files.DAMAGED,
+                                              f"not read: the file cannot be unpacked ({exc}); the archive is "
+                                              "damaged: zip the exports again and drop the archive again"))
+                continue
+            progress.report(f"{ds.name}: {name}")
+            results.append(extract_file(conn, ds, target, landing_dir, source_name=name))
+            target.unlink()
+    return results, not_read
+
+
+def record_not_read(conn: psycopg.Connection, dataset: str | None, entries: list[files.NotRead]) -> None:
+    """Replace the survey of one dataset folder (``dataset`` None: the landing folder's own
+    entries) in ``audit.files_not_read``, and log each entry: a file that is read or removed
+    since leaves the list, one still there keeps the time it was first seen."""
+    with conn.transaction():
+        conn.execute("delete from audit.files_not_read where dataset is not distinct from %s "
+                     "and not (path = any(%s))", (dataset, [e.path for e in entries]))
+        for e in entries:
+            conn.execute(
+                "insert into audit.files_not_read (path, dataset, reason_code, reason) values (%s, %s, %s, %s) "
+                "on conflict (path) do update set dataset = excluded.dataset, reason_code = excluded.reason_code, "
+                "reason = excluded.reason, last_seen = clock_timestamp()",
+                (e.path, e.dataset, e.reason_code, e.reason))
+    for e in entries:
+        (log.info if e.reason_code in files.IGNORED else log.warning)("%s: %s", e.path, e.reason)
 
 
 def _record_rejected_file(conn: psycopg.Connection, ds: Dataset, source_name: str, digest: str,
@@ -111,10 +214,18 @@ def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources)
                 raise ValueError(f"no source for {name}: set a landing folder (CLIENTBASE_LANDING_DIR) or the "
                                  f"{ds.source.upper()} database (Airflow connection clientbase_{ds.source})")
             folder = sources.landing_dir / name
-            paths = files.list_files(folder)
+            paths, not_read = files.survey_folder(folder, sources.landing_dir, name)
             if not paths:
                 log.info("%s: no files in %s", name, folder)
             for n, path in enumerate(paths, start=1):
                 progress.report(f"{name}: {path.name} ({n}/{len(paths)})")
-                results.append(extract_file(conn, ds, path, sources.landing_dir))
+                if path.suffix.lower() in files.ARCHIVE_SUFFIXES:
+                    batches, inner_not_read = extract_archive(conn, ds, path, sources.landing_dir)
+                    results.extend(batches)
+                    not_read.extend(inner_not_read)
+                else:
+                    results.append(extract_file(conn, ds, path, sources.landing_dir))
+            record_not_read(conn, name, not_read)
+        if sources.landing_dir is not None:
+            record_not_read(conn, None, files.survey_landing(sources.landing_dir, tuple(DATASETS)))
     return results

@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from clientbase.contract import BATCH_COLUMN, LINE_COLUMN, Dataset
-from clientbase.extract.files import Record
+from clientbase.extract.files import NotData, Record
 from clientbase.load import rules
 from clientbase.warehouse.schema import SCHEMA_LOCK_KEY
 
@@ -38,6 +38,8 @@ class BatchResult:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_title: int = 0  # a workbook's rows above the header (read, not data)
+    rows_totals: int = 0  # a workbook's totals row(s) (read, not data)
     duplicate_keys: int = 0
     ignored_columns: list[str] = field(default_factory=list)
     message: str = ""
@@ -47,6 +49,8 @@ class BatchResult:
             return f"{self.dataset}: {self.source_name} skipped ({self.message})"
         text = (f"{self.dataset}: {self.source_name} {self.status}: read {self.rows_read}, "
                 f"loaded {self.rows_loaded}, quarantined {self.rows_quarantined}")
+        if self.rows_title or self.rows_totals:
+            text += f", title rows {self.rows_title}, totals rows {self.rows_totals}"
         return f"{text}; {self.message}" if self.message else text
 
 
@@ -81,8 +85,14 @@ def load_records(
     encoding: str | None = None,
     delimiter: str | None = None,
     watermark: str | None = None,
+    not_data: NotData | None = None,
 ) -> BatchResult:
-    """Load one batch of records whose fields follow ``header`` (normalised column names)."""
+    """Load one batch of records whose fields follow ``header`` (normalised column names).
+
+    ``not_data``: rows the reader recognised and did not pass on (a workbook's title and
+    totals rows); they count as read, so the batch still reconciles row for row.
+    """
+    not_data = not_data or NotData()
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise RuntimeError("load_records needs a connection outside any transaction: a batch is its own transaction")
     with conn.transaction():
@@ -115,9 +125,9 @@ def load_records(
 
         _create_landing(conn, ds)
         present = list(positions)
-        rows_read = _copy_into_landing(conn, ds, batch_id, records, positions)
+        rows_read = _copy_into_landing(conn, ds, batch_id, records, positions) + not_data.title + not_data.totals
 
-        messages = []
+        messages = [not_data.note] if not_data.note else []
         if ignored:
             messages.append("ignored unknown columns: " + ", ".join(ignored)
                             + f" ({ds.name} reads only {', '.join(ds.column_names)})")
@@ -138,27 +148,30 @@ def load_records(
             loaded, duplicates = _check_and_insert(conn, ds, set(present), source_name)
             if duplicates:
                 messages.append(_duplicates_message(conn, ds, duplicates))
-            if rows_read == 0:
+            if rows_read == not_data.title + not_data.totals:
                 messages.append("no data rows (header only): nothing to load")
             _resolve_superseded(conn, ds, batch_id)
         quarantined = conn.execute(
             "select count(*) from audit.quarantine where batch_id = %s", (batch_id,)
         ).fetchone()[0]
-        if rows_read != loaded + quarantined:
+        if rows_read != loaded + quarantined + not_data.title + not_data.totals:
             raise RuntimeError(
                 f"reconciliation failed for {source_name}: read {rows_read} != loaded {loaded} "
-                f"+ quarantined {quarantined}; nothing was loaded (transaction rolled back)"
+                f"+ quarantined {quarantined} + title {not_data.title} + totals {not_data.totals}; "
+                "nothing was loaded (transaction rolled back)"
             )
         if quarantined:
             messages.append(_quarantine_digest(conn, batch_id))
         message = "; ".join(messages)
         conn.execute(
             "update audit.batches set status = %s, rows_read = %s, rows_loaded = %s, rows_quarantined = %s, "
-            "duplicate_keys = %s, message = %s, finished_at = clock_timestamp() where batch_id = %s",
-            (status, rows_read, loaded, quarantined, duplicates, message or None, batch_id),
+            "rows_title = %s, rows_totals = %s, duplicate_keys = %s, message = %s, finished_at = clock_timestamp() "
+            "where batch_id = %s",
+            (status, rows_read, loaded, quarantined, not_data.title, not_data.totals, duplicates, message or None,
+             batch_id),
         )
     result = BatchResult(ds.name, source_name, status, batch_id, rows_read, loaded, quarantined,
-                         duplicates, ignored, message)
+                         not_data.title, not_data.totals, duplicates, ignored, message)
     (log.warning if (status == "rejected" or quarantined) else log.info)("%s", result.summary())
     return result
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import psycopg
 
 from clientbase.contract import DATASETS
+from clientbase.extract.files import IGNORED as IGNORED_FILES
 from clientbase.load import rules
 from clientbase.load.loader import INVALID, MALFORMED, REJECTED_FILE, UNKNOWN_REFERENCE
 
@@ -140,3 +141,26 @@ def rejected_files(conn: psycopg.Connection, limit: int = 20) -> list[tuple[str,
         "where status = 'rejected' order by batch_id desc limit %s",
         (limit,),
     ).fetchall()
+
+
+@dataclass(frozen=True)
+class FileNotRead:
+    """A file of the landing folder no batch reads (``audit.files_not_read``), and why."""
+
+    path: str
+    dataset: str | None
+    reason_code: str
+    reason: str
+    last_seen: dt.datetime
+
+
+def files_not_read(conn: psycopg.Connection, since: dt.datetime | None = None) -> list[FileNotRead]:
+    """Files of the landing folder left unread by the latest survey of their folder (seen
+    since ``since``, when given), the ones that need action before the merely ignored ones."""
+    rows = conn.execute(
+        "select path, dataset, reason_code, reason, last_seen from audit.files_not_read "
+        "where %s::timestamptz is null or last_seen >= %s "
+        "order by reason_code = any(%s), path",
+        (since, since, list(IGNORED_FILES)),
+    ).fetchall()
+    return [FileNotRead(*row) for row in rows]

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # What dbt builds (dbt_project.yml: +schema), owned by the transformer.
 DBT_SCHEMAS = dbt_schemas()
 # Audit tables the loads write (load/loader.py, extract/run.py); the rest of audit it only reads.
-LOADER_AUDIT_TABLES = ("batches", "quarantine")
+LOADER_AUDIT_TABLES = ("batches", "quarantine", "files_not_read")
 # Audit tables the month close writes (quality/gate.py, orchestration/month_close_lock.py).
 TRANSFORMER_AUDIT_TABLES = ("check_results", "gate_decisions", "month_close_leases")
 # Tables of the published schemas that warehouse/schema.py's DDL creates: they stay the
@@ -162,7 +162,9 @@ def _grant_loader(g: _Granter, loader: str) -> None:
               .format(sql.Identifier(RAW), role), f"{loader}: write future raw tables")
     for table in LOADER_AUDIT_TABLES:
         if g.conn.execute("select to_regclass(%s)", (f"{AUDIT}.{table}",)).fetchone()[0] is not None:
-            g.run(sql.SQL("grant insert, update on {} to {}").format(sql.Identifier(AUDIT, table), role),
+            # files_not_read holds each folder's latest survey: a file read or removed since leaves it
+            privileges = "insert, update, delete" if table == "files_not_read" else "insert, update"
+            g.run(sql.SQL("grant " + privileges + " on {} to {}").format(sql.Identifier(AUDIT, table), role),
                   f"{loader}: write {AUDIT}.{table}")
     g.run(sql.SQL("grant usage, select on all sequences in schema {} to {}").format(_ident(*schemas), role),
           f"{loader}: raw and audit sequences")

@@ -98,10 +98,27 @@ create table if not exists {AUDIT}.batches (
     watermark text,
     message text,
     started_at timestamptz not null default now(),
-    finished_at timestamptz,
-    constraint batch_reconciles check (rows_read = rows_loaded + rows_quarantined)
+    finished_at timestamptz
 );
+-- a workbook's rows above its header (report title, period line) and its totals row are read
+-- but are not data: counted apart, so every row read is still accounted for
+alter table {AUDIT}.batches add column if not exists rows_title bigint not null default 0;
+alter table {AUDIT}.batches add column if not exists rows_totals bigint not null default 0;
+alter table {AUDIT}.batches drop constraint if exists batch_reconciles;
+alter table {AUDIT}.batches add constraint batch_reconciles
+    check (rows_read = rows_loaded + rows_quarantined + rows_title + rows_totals);
 create unique index if not exists batches_content_uq on {AUDIT}.batches (dataset, content_sha256);
+
+-- files found in the landing folder and not read (unknown format, lock file, misspelled
+-- dataset folder, ...): the latest survey of each folder, so nothing is passed over in silence
+create table if not exists {AUDIT}.files_not_read (
+    path text primary key,
+    dataset text,
+    reason_code text not null,
+    reason text not null,
+    first_seen timestamptz not null default clock_timestamp(),
+    last_seen timestamptz not null default clock_timestamp()
+);
 
 create table if not exists {AUDIT}.quarantine (
     quarantine_id bigserial primary key,

@@ -89,6 +89,10 @@ SELECT format('GRANT INSERT, UPDATE ON audit.%I TO clientbase_loader', t)
   FROM unnest(ARRAY['batches', 'quarantine']) AS t
  WHERE to_regclass(format('audit.%I', t)) IS NOT NULL
 \gexec
+-- files_not_read holds each landing folder's latest survey: a file read or removed since leaves it
+SELECT 'GRANT INSERT, UPDATE, DELETE ON audit.files_not_read TO clientbase_loader'
+ WHERE to_regclass('audit.files_not_read') IS NOT NULL
+\gexec
 ALTER DEFAULT PRIVILEGES FOR ROLE clientbase IN SCHEMA raw, audit
     GRANT USAGE, SELECT ON SEQUENCES TO clientbase_loader;
 
