@@ -28,6 +28,10 @@ from clientbase.orchestration.dag_shared import FAILURE_NOTIFICATION, RAW, REPOR
         "thresholds": Param({}, type="object",
                             description="this run's overrides of dbt vars (metrics.md thresholds), "
                                         'e.g. {"stt_threshold": 0.8}'),
+        "full_refresh": Param(False, type="boolean",
+                              description="rebuild every month of history instead of only the months the new "
+                                          "data touches (forced anyway after a change of thresholds or of the "
+                                          "dbt project, and on the first build)"),
     },
     # a failed check must not be retried into a pass: fail once, loudly
     default_args={"retries": 0, **FAILURE_NOTIFICATION},
@@ -54,7 +58,8 @@ def monthly_kpi():
     @task(multiple_outputs=True, inlets=list(RAW.values()))
     def dbt_build(months: list[str]) -> dict:
         ctx = get_current_context()
-        return tasks.build(months, ctx["run_id"], ctx["params"].get("thresholds"))
+        return tasks.build(months, ctx["run_id"], ctx["params"].get("thresholds"),
+                           bool(ctx["params"].get("full_refresh")))
 
     @task
     def great_expectations(months: list[str], relations: dict[str, str]) -> list[dict]:

@@ -96,8 +96,12 @@ def parse_thresholds(pairs: list[str] | None) -> dict:
 
 def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | None,
                  erp_url: str | None = None, sfa_url: str | None = None,
-                 thresholds: dict | None = None) -> int:
-    """Extract both sources, then close every month in range: the three DAGs, in order."""
+                 thresholds: dict | None = None, full_refresh: bool = False) -> int:
+    """Extract both sources, then close every month in range: the three DAGs, in order.
+
+    ``full_refresh`` rebuilds every month of history (monthly_kpi's param of that name);
+    otherwise the build redoes only the months the new data touches (transform/dirty.py).
+    """
     from clientbase.orchestration import airflow_runner
 
     url = airflow_runner.configure()
@@ -126,7 +130,8 @@ def run_pipeline(landing: Path | None, from_month: str | None, to_month: str | N
         first, last = from_month or span[0], to_month or span[1]
         progress.step(f"monthly_kpi {first} … {last}")
         outcome = airflow_runner.run_dag("monthly_kpi", {"from_month": first, "to_month": last,
-                                                         "thresholds": thresholds or {}})
+                                                         "thresholds": thresholds or {},
+                                                         "full_refresh": full_refresh})
     if not outcome.ok:
         return _report_failure(url, outcome)
     from clientbase import report
@@ -238,7 +243,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         console.print(f"[red]{escape(str(exc))}[/]")
         return 2
-    return run_pipeline(landing, args.from_month, args.to_month, args.erp_url, args.sfa_url, thresholds)
+    return run_pipeline(landing, args.from_month, args.to_month, args.erp_url, args.sfa_url, thresholds,
+                        full_refresh=args.full_refresh)
 
 
 def _environment_names_a_source() -> bool:
@@ -538,6 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="thresholds", action="append", metavar="NAME=VALUE",
                      help="override a threshold (dbt var of dbt_project.yml) for this run, e.g. "
                           "--set stt_threshold=0.8; repeatable")
+    run.add_argument("--full-refresh", action="store_true",
+                     help="rebuild every month of history, not only the months the new data touches "
+                          "(forced anyway on the first build and after a change of thresholds or dbt code)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="generate demo data, run everything, print the last month")

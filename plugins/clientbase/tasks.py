@@ -166,22 +166,43 @@ def dbt_version_of_run(target_dir: Path) -> str | None:
     return json.loads(path.read_text()).get("metadata", {}).get("dbt_version")
 
 
-def build(months: list[str], run_id: str, thresholds: dict | None = None) -> dict:
+def build(months: list[str], run_id: str, thresholds: dict | None = None, full_refresh: bool = False) -> dict:
     """dbt build up to the last month, with this run's ``thresholds`` (dbt vars) if any.
 
+    The build redoes only the dirty months (transform/dirty.py: from the earliest month the
+    data loaded since the last successful build touches, or everything when forced or when
+    ``full_refresh`` is asked for). The build is recorded in ``audit.builds`` only when every
+    model and seed was built: a failed build leaves the next run to redo the same range.
+
     Returns ``checks`` (the data tests, as gate checks), ``dbt_version`` (which the
-    publication records) and ``published_tables`` (the reporting models of the build's dbt
-    manifest); passed along by the DAG because workers need not share a disk.
+    publication records), ``published_tables`` (the reporting models of the build's dbt
+    manifest) and the plan (``rebuild_from``, ``full_refresh``); passed along by the DAG
+    because workers need not share a disk.
     """
+    from clientbase.transform import dirty
+
     prune_run_dirs()
     target = run_dir(run_id) / "dbt"
+    overrides = dbt.check_overrides(thresholds)
     with month_close_lock.held(run_id):
-        results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds)
+        with connect(transformer_url()) as conn:
+            plan = dirty.plan_build(conn, months[-1], {**dbt.project_vars(), **overrides}, full_refresh)
+        log.info("%s", plan.describe())
+        progress.report(plan.describe()[:120])
+        results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds,
+                            rebuild_from=plan.dbt_rebuild_from, full_refresh=plan.full_refresh)
+        if dbt.all_nodes_built(target):
+            with connect(transformer_url()) as conn:
+                dirty.record_build(conn, plan, run_id)
+        else:
+            log.warning("dbt skipped or failed some models: this build is not recorded, "
+                        "the next month close rebuilds at least the same months")
     checks = dbt_checks(results)
     manifest = target / contract.MANIFEST
     return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target),
             "published_tables": list(contract.published_tables(manifest)),
-            "relations": dbt.model_relations(manifest)}
+            "relations": dbt.model_relations(manifest),
+            "rebuild_from": plan.dbt_rebuild_from, "full_refresh": plan.full_refresh}
 
 
 def dbt_checks(results: list[dbt.DbtTestResult]) -> list[gate.Check]:

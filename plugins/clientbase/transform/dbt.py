@@ -110,7 +110,7 @@ def node_errors(target_dir: Path) -> list[str]:
             if not r["unique_id"].startswith("test.") and r["status"] == "error"]
 
 
-RUN_VARS = ("report_month",)  # set by the pipeline itself, not by a user
+RUN_VARS = ("report_month", "rebuild_from")  # set by the pipeline itself (transform/dirty.py), not by a user
 
 
 def project_vars(settings: Settings | None = None) -> dict:
@@ -143,20 +143,38 @@ BUILD_EXCLUDE = ("resource_type:unit_test",)
 
 
 def build(url: str, report_month: str, target_dir: Path, settings: Settings | None = None,
-          overrides: dict | None = None) -> list[DbtTestResult]:
+          overrides: dict | None = None, rebuild_from: str | None = None,
+          full_refresh: bool = False) -> list[DbtTestResult]:
     """``dbt build`` of the whole project: seeds, models and their data tests.
 
     Unit tests are left out: they check the models' code on fixed inputs, not the month's
     data, so they belong to the test suite (tests/test_dbt_unit.py), not to the month close,
     where a failing one would block publication for a reason no data fix can clear.
-    ``overrides`` replace thresholds of ``dbt_project.yml`` for this run only.
+    ``overrides`` replace thresholds of ``dbt_project.yml`` for this run only. ``rebuild_from``
+    (``'YYYY-MM-01'`` or None: every month) is where the incremental models start rebuilding
+    and ``full_refresh`` recreates them (transform/dirty.py decides both).
     """
-    run_vars = {**check_overrides(overrides, settings), "report_month": report_month}
-    code = run_dbt(url, ["build", "--exclude", *BUILD_EXCLUDE], target_dir, settings, vars=run_vars)
+    run_vars = {**check_overrides(overrides, settings), "report_month": report_month,
+                "rebuild_from": None if full_refresh else rebuild_from}
+    args = ["build", "--exclude", *BUILD_EXCLUDE, *(["--full-refresh"] if full_refresh else [])]
+    code = run_dbt(url, args, target_dir, settings, vars=run_vars)
     errors = node_errors(target_dir)
     if errors or code > 1:
         raise DbtError("dbt build failed:\n  " + "\n  ".join(errors or [f"exit code {code}"]))
     return test_results(target_dir)
+
+
+def all_nodes_built(target_dir: Path) -> bool:
+    """Whether every model and seed of the last ``dbt build`` succeeded (none errored or skipped).
+
+    A failing data test makes dbt skip the models downstream of it, which then keep an older
+    build's rows: such a build must not count as done for the next month close's plan.
+    """
+    path = target_dir / "run_results.json"
+    if not path.exists():
+        return False
+    return all(r["status"] == "success" for r in json.loads(path.read_text())["results"]
+               if r["unique_id"].split(".")[0] in ("model", "seed", "snapshot"))
 
 
 def model_relations(manifest: Path) -> dict[str, str]:

@@ -50,7 +50,7 @@ DBT_SCHEMAS = dbt_schemas()
 # Audit tables the loads write (load/loader.py, extract/run.py); the rest of audit it only reads.
 LOADER_AUDIT_TABLES = ("batches", "quarantine", "files_not_read")
 # Audit tables the month close writes (quality/gate.py, orchestration/month_close_lock.py).
-TRANSFORMER_AUDIT_TABLES = ("check_results", "gate_decisions", "month_close_leases")
+TRANSFORMER_AUDIT_TABLES = ("check_results", "gate_decisions", "month_close_leases", "builds")
 # Tables of the published schemas that warehouse/schema.py's DDL creates: they stay the
 # owner's (its `create ... if not exists` must keep working); the transformer only writes them.
 # Every other table there is the publisher's, owned by the transformer.

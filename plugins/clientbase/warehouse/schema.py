@@ -77,6 +77,10 @@ create table if not exists {RAW}.{ds.name} (
 );
 {added}
 create index if not exists {ds.name}_key_idx on {RAW}.{ds.name} ({key}, {BATCH_COLUMN} desc, {LINE_COLUMN} desc);
+-- the month close finds the rows loaded since its last build by batch (transform/dirty.py);
+-- batch ids grow with the insertion order, so a BRIN index (a few pages) is enough and costs
+-- the loads next to nothing, where a btree would grow with every row
+create index if not exists {ds.name}_batch_brin on {RAW}.{ds.name} using brin ({BATCH_COLUMN});
 """
 
 
@@ -172,6 +176,22 @@ create table if not exists {AUDIT}.month_close_leases (
     released_at timestamptz,
     release_reason text
 );
+-- one row per successful dbt build of a month close: what the next one rebuilds follows from
+-- the newest (transform/dirty.py); a failed build records nothing, so the next run redoes its range
+create table if not exists {AUDIT}.builds (
+    build_id bigserial primary key,
+    run_id text not null,
+    report_month date not null,
+    rebuild_from date,
+    full_refresh boolean not null,
+    max_batch_id bigint not null,
+    vars_md5 text not null,
+    project_md5 text not null,
+    reasons text[] not null default '{{}}',
+    started_at timestamptz not null,
+    finished_at timestamptz not null default clock_timestamp()
+);
+
 create unique index if not exists month_close_leases_one_holder on {AUDIT}.month_close_leases ((true))
     where released_at is null;
 """

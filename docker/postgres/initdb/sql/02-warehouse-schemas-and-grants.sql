@@ -107,7 +107,7 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA audit TO clientbase_transformer;
 -- not exist yet, and the owner's `clientbase roles` grants them when its DDL creates them;
 -- the same holds for the loader's batches and quarantine above)
 SELECT format('GRANT INSERT, UPDATE, DELETE ON audit.%I TO clientbase_transformer', t)
-  FROM unnest(ARRAY['check_results', 'gate_decisions', 'month_close_leases']) AS t
+  FROM unnest(ARRAY['check_results', 'gate_decisions', 'month_close_leases', 'builds']) AS t
  WHERE to_regclass(format('audit.%I', t)) IS NOT NULL
 \gexec
 GRANT USAGE, CREATE ON SCHEMA reporting, reporting_history TO clientbase_transformer;
