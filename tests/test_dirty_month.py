@@ -238,3 +238,37 @@ def test_asked_full_refresh(built):
     url, _ = built
     asked = plan(url, full_refresh=True)
     assert asked.full_refresh and asked.dbt_rebuild_from is None and "asked for" in asked.describe()
+
+
+def test_a_failed_build_leaves_its_range_to_the_next(built):
+    url, landing = built
+    write(landing / "shipments" / "shipments_2026-06_correction.csv", HEADER,
+          ["D202606,1,2026-06-10,A,P_A,S1,1,150,70,MG1,posted"])
+    load(url, landing)
+    with connect(url) as conn:
+        dirty.start_build(conn, plan(url), "failed-run")  # dbt failed: never marked succeeded
+    again = plan(url, "2027-01-01")
+    assert again.rebuild_from == dt.date(2026, 6, 1) and not again.full_refresh
+    assert any(r.startswith("build ") and r.endswith("failed rebuilding from 2026-06") for r in again.reasons)
+    with connect(url) as conn:
+        dirty.start_build(conn, plan(url, full_refresh=True), "failed-full-run")
+    assert plan(url).full_refresh  # a full refresh failed half-way: tables may hold its thresholds' rows
+    record(url, plan(url))
+    assert plan(url).rebuild_from == dt.date(2026, 12, 1)  # succeeded since: nothing left to redo
+
+
+def test_months_before_the_dirty_month_are_not_checksummed_again(built):
+    """The publisher skips a month this build did not touch, once published after its last change."""
+    url, landing = built
+    with psycopg.connect(url) as conn:  # 2026-03 published after the first build, as the publisher does
+        conn.execute("insert into reporting.publications (month, version, run_id, row_counts, content_md5, "
+                     "checks_passed, checks_warned) values ('2026-03-01', 1, 'first', '{}', 'x', 1, 0)")
+    write(landing / "shipments" / "shipments_2026-06_correction.csv", HEADER,
+          ["D202606,1,2026-06-10,A,P_A,S1,1,150,70,MG1,posted"])
+    load(url, landing)
+    record(url, plan(url))  # rebuilds from 2026-06
+    with connect(url) as conn:
+        assert dirty.month_unchanged_since_published(conn, "test-run", "2026-03-01")
+        assert not dirty.month_unchanged_since_published(conn, "test-run", "2026-04-01")  # never published
+        assert not dirty.month_unchanged_since_published(conn, "test-run", "2026-06-01")  # rebuilt
+        assert not dirty.month_unchanged_since_published(conn, "other-run", "2026-03-01")  # no build of its own

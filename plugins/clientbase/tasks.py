@@ -26,10 +26,10 @@ from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.extract.run import Sources, extract_datasets
 from clientbase.orchestration import month_close_lock
 from clientbase.publish import contract
-from clientbase.publish.publisher import publish_month
+from clientbase.publish.publisher import publish_month, published_unchanged
 from clientbase.quality import gate
 from clientbase.settings import load_settings
-from clientbase.transform import dbt
+from clientbase.transform import dbt, dirty
 from clientbase.warehouse import schema
 from clientbase.warehouse.connection import connect, loader_url, transformer_url
 
@@ -171,16 +171,15 @@ def build(months: list[str], run_id: str, thresholds: dict | None = None, full_r
 
     The build redoes only the dirty months (transform/dirty.py: from the earliest month the
     data loaded since the last successful build touches, or everything when forced or when
-    ``full_refresh`` is asked for). The build is recorded in ``audit.builds`` only when every
-    model and seed was built: a failed build leaves the next run to redo the same range.
+    ``full_refresh`` is asked for). The build is recorded in ``audit.builds`` before dbt runs
+    and marked succeeded only when every model and seed was built: a failed build leaves the
+    next run to redo at least the same range.
 
     Returns ``checks`` (the data tests, as gate checks), ``dbt_version`` (which the
     publication records), ``published_tables`` (the reporting models of the build's dbt
     manifest) and the plan (``rebuild_from``, ``full_refresh``); passed along by the DAG
     because workers need not share a disk.
     """
-    from clientbase.transform import dirty
-
     prune_run_dirs()
     target = run_dir(run_id) / "dbt"
     overrides = dbt.check_overrides(thresholds)
@@ -189,14 +188,15 @@ def build(months: list[str], run_id: str, thresholds: dict | None = None, full_r
             plan = dirty.plan_build(conn, months[-1], {**dbt.project_vars(), **overrides}, full_refresh)
         log.info("%s", plan.describe())
         progress.report(plan.describe()[:120])
+            build_id = dirty.start_build(conn, plan, run_id)
         results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds,
                             rebuild_from=plan.dbt_rebuild_from, full_refresh=plan.full_refresh)
         if dbt.all_nodes_built(target):
             with connect(transformer_url()) as conn:
-                dirty.record_build(conn, plan, run_id)
+                dirty.finish_build(conn, build_id)
         else:
-            log.warning("dbt skipped or failed some models: this build is not recorded, "
-                        "the next month close rebuilds at least the same months")
+            log.warning("dbt skipped or failed some models: build %d is not marked succeeded, "
+                        "the next month close rebuilds at least the same months", build_id)
     checks = dbt_checks(results)
     manifest = target / contract.MANIFEST
     return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target),
@@ -287,6 +287,12 @@ def publish(month: str, run_id: str, tables: list[str], dbt_version: str | None 
         ).fetchone()
         if not decision or not decision[0]:
             raise GateBlocked(f"{month[:7]} has no passing quality-gate decision in run {run_id}: not published")
+        if dirty.month_unchanged_since_published(conn, run_id, month):
+            # before this build's dirty month and published since it last changed: nothing to checksum
+            result = published_unchanged(conn, month)
+            if result is not None:
+                log.info("%s (before the dirty month: not checksummed)", result.summary())
+                return asdict(result)
         progress.report(f"publishing {month[:7]}")
         result = publish_month(conn, month, run_id, decision[1], decision[2], tables, dbt_version)
     return asdict(result)

@@ -107,6 +107,18 @@ def _content_md5(conn: psycopg.Connection, table: str, columns: list[str], month
     return row[0], row[1]
 
 
+def published_unchanged(conn: psycopg.Connection, month: str) -> PublicationResult | None:
+    """The month's latest publication as an unchanged result, without reading reporting_stage.
+
+    For a month the caller knows the build did not touch (transform/dirty.py
+    ``month_unchanged_since_published``): checksumming it again would scan every published
+    table for nothing, once per month of history at every close.
+    """
+    row = conn.execute("select version, row_counts from reporting.publications where month = %s "
+                       "order by version desc limit 1", (month,)).fetchone()
+    return PublicationResult(month, row[0], False, dict(row[1])) if row else None
+
+
 def publish_month(conn: psycopg.Connection, month: str, run_id: str, checks_passed: int,
                   checks_warned: int, tables: Sequence[str],
                   dbt_version: str | None = None) -> PublicationResult:

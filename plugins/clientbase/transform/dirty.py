@@ -130,12 +130,23 @@ def project_md5(settings: Settings | None = None) -> str:
 
 
 def last_build(conn: psycopg.Connection) -> dict | None:
-    """The latest successful build recorded in ``audit.builds``, as a dict, or None."""
+    """The latest succeeded build recorded in ``audit.builds``, as a dict, or None."""
     cur = conn.execute(
         "select build_id, run_id, report_month, rebuild_from, full_refresh, max_batch_id, vars_md5, "
-        "project_md5, started_at from audit.builds order by build_id desc limit 1")
+        "project_md5, started_at from audit.builds where succeeded order by build_id desc limit 1")
     row = cur.fetchone()
     return dict(zip([d.name for d in cur.description], row)) if row else None
+
+
+def failed_since(conn: psycopg.Connection, build_id: int) -> list[tuple[int, dt.date | None, bool]]:
+    """Build attempts after ``build_id`` that did not succeed: ``(build_id, rebuild_from, full_refresh)``.
+
+    dbt may have rebuilt part of their range before failing (with their thresholds, too), so
+    the next build redoes at least that range, and a failed full refresh means a full refresh.
+    """
+    return conn.execute(
+        "select build_id, rebuild_from, full_refresh from audit.builds "
+        "where build_id > %s and not succeeded order by build_id", (build_id,)).fetchall()
 
 
 def snapshot_loads(conn: psycopg.Connection) -> tuple[int, dt.datetime]:
@@ -305,9 +316,19 @@ def plan_build(conn: psycopg.Connection, report_month: str | dt.date, thresholds
         plan.reasons = [f"full refresh: {', '.join(forced)}"]
         return plan
 
+    failed = failed_since(conn, last["build_id"])
+    if any(full for _, _, full in failed):
+        plan.full_refresh = True
+        plan.reasons = [f"full refresh: build {[b for b, _, full in failed if full][-1]}, a full refresh, "
+                        "failed half-way"]
+        return plan
     touches = new_data_touches(conn, last["max_batch_id"], last["started_at"])
     starts: list[dt.date | None] = [t.first for t in touches]
     plan.reasons = [t.describe() for t in touches]
+    for build_id, failed_from, _ in failed:
+        starts.append(failed_from)
+        plan.reasons.append(f"build {build_id} failed rebuilding from "
+                            f"{'every month' if failed_from is None else f'{failed_from:%Y-%m}'}")
     previous = last["report_month"]
     if month > previous:
         starts.append(_next_month(previous))
@@ -323,13 +344,65 @@ def plan_build(conn: psycopg.Connection, report_month: str | dt.date, thresholds
     return plan
 
 
-def record_build(conn: psycopg.Connection, plan: BuildPlan, run_id: str) -> int:
-    """Record a build whose dbt run succeeded: the next month close plans from it."""
+def start_build(conn: psycopg.Connection, plan: BuildPlan, run_id: str) -> int:
+    """Record a build attempt before dbt runs (not succeeded yet); returns its ``build_id``."""
     with conn.transaction():
         return conn.execute(
             "insert into audit.builds (run_id, report_month, rebuild_from, full_refresh, max_batch_id, "
             "vars_md5, project_md5, reasons, started_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "returning build_id",
-            (run_id, plan.report_month, plan.rebuild_from, plan.full_refresh, plan.max_batch_id,
-             plan.vars_md5, plan.project_md5, plan.reasons, plan.started_at),
+            (run_id, plan.report_month, None if plan.full_refresh else plan.rebuild_from, plan.full_refresh,
+             plan.max_batch_id, plan.vars_md5, plan.project_md5, plan.reasons, plan.started_at),
         ).fetchone()[0]
+
+
+def finish_build(conn: psycopg.Connection, build_id: int) -> None:
+    """Mark a build succeeded once dbt built every model and seed: the next month close plans from it."""
+    with conn.transaction():
+        conn.execute("update audit.builds set succeeded = true, finished_at = clock_timestamp() "
+                     "where build_id = %s", (build_id,))
+
+
+def record_build(conn: psycopg.Connection, plan: BuildPlan, run_id: str) -> int:
+    """Record a build and its success at once (a build whose dbt run succeeded)."""
+    build_id = start_build(conn, plan, run_id)
+    finish_build(conn, build_id)
+    return build_id
+
+
+def month_unchanged_since_published(conn: psycopg.Connection, run_id: str, month: str | dt.date) -> bool:
+    """Whether this run's build left ``month`` as it was when it was last published.
+
+    True only when this run's build succeeded, started after ``month`` (``rebuild_from`` later,
+    no full refresh), and the month was published after every earlier build attempt whose range
+    covered it finished (a failed one never finished: never true then). Its rows in
+    reporting_stage are then exactly those published, so the publisher need not checksum them.
+    """
+    return bool(conn.execute(
+        """
+        with this_build as (
+            select build_id, rebuild_from
+            from audit.builds
+            where run_id = %(run_id)s and succeeded
+            order by build_id desc
+            limit 1
+        ),
+        last_change as (
+            select b.finished_at, b.succeeded
+            from audit.builds b, this_build t
+            where b.build_id < t.build_id
+              and (b.full_refresh or b.rebuild_from is null or b.rebuild_from <= %(month)s)
+            order by b.build_id desc
+            limit 1
+        )
+        select exists (
+            select
+            from this_build t, last_change c
+            where t.rebuild_from > %(month)s
+              and c.succeeded
+              and exists (select from reporting.publications p
+                          where p.month = %(month)s and p.published_at > c.finished_at)
+        )
+        """,
+        {"run_id": run_id, "month": month},
+    ).fetchone()[0])

@@ -176,8 +176,9 @@ create table if not exists {AUDIT}.month_close_leases (
     released_at timestamptz,
     release_reason text
 );
--- one row per successful dbt build of a month close: what the next one rebuilds follows from
--- the newest (transform/dirty.py); a failed build records nothing, so the next run redoes its range
+-- one row per dbt build of a month close, succeeded once dbt built every model: what the next
+-- one rebuilds follows from the newest succeeded build and from the attempts that failed since
+-- (transform/dirty.py), so a failed build leaves the next run to redo at least its range
 create table if not exists {AUDIT}.builds (
     build_id bigserial primary key,
     run_id text not null,
@@ -189,7 +190,8 @@ create table if not exists {AUDIT}.builds (
     project_md5 text not null,
     reasons text[] not null default '{{}}',
     started_at timestamptz not null,
-    finished_at timestamptz not null default clock_timestamp()
+    succeeded boolean not null default false,
+    finished_at timestamptz
 );
 
 create unique index if not exists month_close_leases_one_holder on {AUDIT}.month_close_leases ((true))
