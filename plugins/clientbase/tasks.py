@@ -186,9 +186,9 @@ def build(months: list[str], run_id: str, thresholds: dict | None = None, full_r
     with month_close_lock.held(run_id):
         with connect(transformer_url()) as conn:
             plan = dirty.plan_build(conn, months[-1], {**dbt.project_vars(), **overrides}, full_refresh)
+            build_id = dirty.start_build(conn, plan, run_id)
         log.info("%s", plan.describe())
         progress.report(plan.describe()[:120])
-            build_id = dirty.start_build(conn, plan, run_id)
         results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds,
                             rebuild_from=plan.dbt_rebuild_from, full_refresh=plan.full_refresh)
         if dbt.all_nodes_built(target):

@@ -37,7 +37,6 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import psycopg
 
@@ -135,7 +134,7 @@ def last_build(conn: psycopg.Connection) -> dict | None:
         "select build_id, run_id, report_month, rebuild_from, full_refresh, max_batch_id, vars_md5, "
         "project_md5, started_at from audit.builds where succeeded order by build_id desc limit 1")
     row = cur.fetchone()
-    return dict(zip([d.name for d in cur.description], row)) if row else None
+    return dict(zip([d.name for d in cur.description], row, strict=True)) if row else None
 
 
 def failed_since(conn: psycopg.Connection, build_id: int) -> list[tuple[int, dt.date | None, bool]]:
