@@ -62,9 +62,9 @@ def monthly_kpi():
                            bool(ctx["params"].get("full_refresh")))
 
     @task
-    def great_expectations(months: list[str], relations: dict[str, str]) -> list[dict]:
+    def great_expectations(months: list[str], relations: dict[str, str], rebuild_from: str | None) -> list[dict]:
         ctx = get_current_context()
-        return tasks.validate(months, ctx["run_id"], ctx["params"].get("thresholds"), relations)
+        return tasks.validate(months, ctx["run_id"], ctx["params"].get("thresholds"), relations, rebuild_from)
 
     @task
     def quality_gate(dbt_checks: list[dict], gx_checks: list[dict], months: list[str]) -> list[str]:
@@ -78,7 +78,7 @@ def monthly_kpi():
     months = months_to_close()
     built = dbt_build(months)
     lock >> built
-    checked = great_expectations(months, built["relations"])
+    checked = great_expectations(months, built["relations"], built["rebuild_from"])
     gated = quality_gate(built["checks"], checked, months)
     published = publish.partial(tables=built["published_tables"],
                                 dbt_version=built["dbt_version"]).expand(month=gated)

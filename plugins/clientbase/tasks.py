@@ -224,7 +224,7 @@ def dbt_checks(results: list[dbt.DbtTestResult]) -> list[gate.Check]:
 
 
 def validate(months: list[str], run_id: str, thresholds: dict | None = None,
-             relations: dict[str, str] | None = None) -> list[dict]:
+             relations: dict[str, str] | None = None, rebuild_from: str | None = None) -> list[dict]:
     """Great Expectations suites of ``expectations/`` against the warehouse, then Data Docs.
 
     The suites check the incoming datasets (the dbt staging views) and the shipment volume
@@ -234,6 +234,11 @@ def validate(months: list[str], run_id: str, thresholds: dict | None = None,
     model fails here by name. The HTML Data Docs go to the run directory and to
     ``$CLIENTBASE_HOME/docs/gx``; failed checks carry the path so the gate's message can
     name it. ``thresholds`` are refused here too when they are not dbt vars.
+
+    ``rebuild_from`` is the build's dirty month (its ``rebuild_from``; None after a full
+    refresh or when every month was rebuilt): the row checks of month-dated datasets then
+    read the rows from that month on only, so their cost follows the new data, not the
+    history (expectations/README.md says which checks still see every row, and why).
     """
     from clientbase.contract import MAX_DAYS_AHEAD
     from clientbase.quality import data_docs, expectations
@@ -253,7 +258,7 @@ def validate(months: list[str], run_id: str, thresholds: dict | None = None,
     results_dir = run_dir(run_id) / "gx"
     with month_close_lock.held(run_id):
         results = expectations.validate(transformer_url(), suites, params, run_id, relations,
-                                        results_dir=results_dir)
+                                        results_dir=results_dir, rows_from=rebuild_from)
     progress.report("great expectations: rendering Data Docs")
     docs = data_docs.publish(results_dir, data_docs.latest_dir(settings))
     log.info("%s", docs.describe())

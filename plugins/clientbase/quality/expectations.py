@@ -16,6 +16,12 @@ A suite is GX's own ``ExpectationSuite`` JSON (``name``, ``expectations`` with
   sources.md defines them; becomes two blocking checks (present, typed). GX's own type
   expectations cannot read the types of a query asset, so ``pg_typeof`` is asked.
 - ``parameters`` (optional): defaults of run-time parameters (the volume thresholds).
+- ``month_column`` (optional): the model's column that dates a row by month. A month close
+  that rebuilds only from its dirty month (transform/dirty.py) validates such a suite's rows
+  from that month on (``rows_from``): rows of earlier months were checked when they were
+  loaded and cannot have changed since, or the month would be dirty. Table-level checks
+  (``expect_table_*``: "not empty") still see the whole table; suites without it (reference
+  lists, the volume check, which compares a month with its history) always see every row.
 
 Severity is GX's native field: ``critical`` blocks publication (the default, the safe
 side of a gate), ``warning`` is reported only. Run-time values are GX suite parameters,
@@ -50,7 +56,7 @@ EXAMPLES = 5  # unexpected values / rows kept per failed check
 DATASOURCE = "warehouse"
 UNEXPECTED_ROWS = "unexpected_rows_expectation"
 
-_SUITE_KEYS = {"name", "model", "expectations", "meta", "notes", "id", "columns", "parameters"}
+_SUITE_KEYS = {"name", "model", "expectations", "meta", "notes", "id", "columns", "parameters", "month_column"}
 _EXPECTATION_KEYS = {"type", "kwargs", "meta", "severity", "description", "notes", "id"}
 _SQL_PARAMETER = re.compile(r"\{\$([A-Za-z_][A-Za-z0-9_]*)\}")  # {$months}
 _MODEL_REF = re.compile(r"\{model:([A-Za-z_][A-Za-z0-9_]*)\}")  # {model:stg_clients}
@@ -114,6 +120,7 @@ class SuiteSpec:
     meta: dict = field(default_factory=dict)
     path: Path | None = None
     defaults: dict = field(default_factory=dict)  # the suite's "parameters"
+    month_column: str | None = None  # scopes row checks to the dirty months (see the module docstring)
 
     @property
     def models(self) -> set[str]:
@@ -152,6 +159,7 @@ class CheckResult:
     source: str = SOURCE
     relation: str = ""
     kwargs: dict = field(default_factory=dict)  # as evaluated: parameters resolved
+    rows: str = ""  # the rows checked when not all of the relation: "shipment_month >= 2026-05-01"
 
     @property
     def blocks_publication(self) -> bool:
@@ -159,7 +167,8 @@ class CheckResult:
 
     def details(self) -> dict:
         """The ``details`` jsonb: what was checked where, and what was observed."""
-        return {"relation": self.relation, "kwargs": self.kwargs, **self.observed}
+        scope = {"rows": self.rows} if self.rows else {}
+        return {"relation": self.relation, **scope, "kwargs": self.kwargs, **self.observed}
 
 
 def blocking_failures(results: Iterable[CheckResult]) -> list[CheckResult]:
@@ -213,6 +222,10 @@ def parse_suite(data: Any, origin: Path | str = "<suite>") -> SuiteSpec:
     if repeated:
         raise SuiteError(f"{origin}: check names must be unique within a suite, repeated: "
                          f"{repeated} (set meta.label to tell them apart)")
+    month_column = data.get("month_column")
+    if month_column is not None and not (isinstance(month_column, str) and _IDENT.match(month_column)):
+        raise SuiteError(f"{origin}: 'month_column' must name the model's month column, e.g. "
+                         f"'shipment_month', got {month_column!r}")
     defaults = data.get("parameters") or {}
     if not isinstance(defaults, dict) or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in defaults.values()):
@@ -220,7 +233,7 @@ def parse_suite(data: Any, origin: Path | str = "<suite>") -> SuiteSpec:
                          "run-time parameters, e.g. {\"volume_tolerance\": 0.5})")
     return SuiteSpec(name=name, model=model, expectations=expectations,
                      meta=data.get("meta") or {}, defaults=dict(defaults),
-                     path=origin if isinstance(origin, Path) else None)
+                     path=origin if isinstance(origin, Path) else None, month_column=month_column)
 
 
 def _parse_expectation(item: Any, where: str) -> ExpectationSpec:
@@ -347,7 +360,8 @@ def render_sql(text: str, params: Mapping[str, Any], relations: Mapping[str, str
 
 
 def validate(url: str, suites: list[SuiteSpec], params: Mapping[str, Any], run_id: str,
-             relations: Mapping[str, str], *, results_dir: Path | None = None) -> list[CheckResult]:
+             relations: Mapping[str, str], *, results_dir: Path | None = None,
+             rows_from: str | dt.date | None = None) -> list[CheckResult]:
     """Run every suite against its model's relation; one :class:`CheckResult` per expectation.
 
     ``relations`` maps every model the suites read to ``schema.table``
@@ -358,7 +372,9 @@ def validate(url: str, suites: list[SuiteSpec], params: Mapping[str, Any], run_i
     verdict meaningless: a missing parameter or relation, a suite GX rejects. An expectation
     that errors while running comes back failed with ``observed["exception"]``, so a
     blocking one still blocks. With ``results_dir`` the GX validation results are written
-    there too, for :func:`build_data_docs`.
+    there too, for :func:`build_data_docs`. ``rows_from`` (the build's dirty month; None:
+    every row) limits the row checks of suites with a ``month_column`` to the rows of that
+    month on.
     """
     if not suites:
         return []
@@ -382,7 +398,7 @@ def validate(url: str, suites: list[SuiteSpec], params: Mapping[str, Any], run_i
     try:
         results = [result for suite in suites for result in _validate_suite(
             context, datasource, suite, {**suite.defaults, **_gx_parameters(params)}, relations,
-            run_id)]
+            run_id, rows_from)]
     finally:
         datasource.get_engine().dispose()  # no pooled connections outlive the call
     log.info("GX run %s: %d checks, %d failed (%d blocking) in %.1fs", run_id, len(results),
@@ -392,7 +408,30 @@ def validate(url: str, suites: list[SuiteSpec], params: Mapping[str, Any], run_i
 
 
 def _validate_suite(context, datasource, suite: SuiteSpec, params: dict,
-                    relations: Mapping[str, str], run_id: str) -> list[CheckResult]:
+                    relations: Mapping[str, str], run_id: str,
+                    rows_from: str | dt.date | None = None) -> list[CheckResult]:
+    """One suite: its row checks on the dirty months' rows when scoped, the rest on the whole relation."""
+    everything = list(range(len(suite.expectations)))
+    if rows_from is None or suite.month_column is None:
+        groups = [(suite.name, "", everything)]
+    else:
+        rows = f"{suite.month_column} >= {sql_literal(str(rows_from)[:10])}"
+        table_level = [i for i in everything if suite.expectations[i].type.startswith("expect_table_")]
+        groups = [(suite.name, rows, [i for i in everything if i not in table_level]),
+                  (f"{suite.name} (whole table)", "", table_level)]
+    results: dict[int, CheckResult] = {}
+    for name, rows, indices in groups:
+        if indices:
+            results.update(_validate_group(context, datasource, suite, name, rows, indices, params, relations,
+                                           run_id))
+    if len(results) != len(suite.expectations):  # GX answers every expectation; if not, say so
+        raise RuntimeError(f"GX returned no result for some expectations of suite {suite.name}")
+    return [results[i] for i in everything]
+
+
+def _validate_group(context, datasource, suite: SuiteSpec, name: str, rows: str, indices: list[int],
+                    params: dict, relations: Mapping[str, str], run_id: str) -> dict[int, CheckResult]:
+    """The expectations ``indices`` of ``suite`` on its relation (``where rows`` if given), by index."""
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.exceptions import GreatExpectationsError
@@ -403,26 +442,28 @@ def _validate_suite(context, datasource, suite: SuiteSpec, params: dict,
     relation = relations[suite.model]
     # A query asset even for a whole relation: TableAsset's schema_name is deprecated since
     # GX 1.14 and the Postgres datasource offers no other way to name a schema.
-    asset = datasource.add_query_asset(name=suite.name, query=f"select * from {_quoted(relation)}")
+    query = f"select * from {_quoted(relation)}" + (f" where {rows}" if rows else "")
+    asset = datasource.add_query_asset(name=name, query=query)
     batch_definition = asset.add_batch_definition_whole_table("whole")
     gx_suite = context.suites.add(gx.ExpectationSuite(
-        name=suite.name, meta={**suite.meta, "model": suite.model, "relation": relation}))
-    added = []
-    for spec in suite.expectations:
+        name=name, meta={**suite.meta, "model": suite.model, "relation": relation, **({"rows": rows} if rows else {})}))
+    added = {}
+    for index in indices:
+        spec = suite.expectations[index]
         try:
             config = ExpectationConfiguration(**spec.gx_config(params, relations))
-            added.append(gx_suite.add_expectation(config.to_domain_obj()))
+            added[index] = gx_suite.add_expectation(config.to_domain_obj())
         except (GreatExpectationsError, ValueError) as exc:
             raise SuiteError(f"{suite.path or suite.name}: {spec.check_name}: GX rejects it: "
                              f"{exc}") from exc
-    position = {expectation.id: index for index, expectation in enumerate(added)}
+    position = {expectation.id: index for index, expectation in added.items()}
     definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=gx_suite))
+        gx.ValidationDefinition(name=name, data=batch_definition, suite=gx_suite))
     outcome = definition.run(
         expectation_parameters=params,
         result_format={"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES},
         run_id=RunIdentifier(run_name=run_id))
-    log.info("suite %s on %s: %d/%d expectations passed", suite.name, relation,
+    log.info("suite %s on %s%s: %d/%d expectations passed", name, relation, f" ({rows})" if rows else "",
              outcome.statistics["successful_expectations"],
              outcome.statistics["evaluated_expectations"])
 
@@ -437,14 +478,12 @@ def _validate_suite(context, datasource, suite: SuiteSpec, params: dict,
         results[index] = CheckResult(suite=suite.name, check_name=spec.check_name,
                                      severity=spec.severity, success=bool(result.success),
                                      observed=observed, relation=relation,
-                                     kwargs=_jsonable(dict(result.expectation_config.kwargs)))
+                                     kwargs=_jsonable(dict(result.expectation_config.kwargs)), rows=rows)
         if not result.success:
             log.log(logging.WARNING if spec.severity == BLOCKING else logging.INFO,
                     "%s %s failed on %s: %s", spec.severity, spec.check_name, relation,
                     {k: v for k, v in observed.items() if k != "partial_unexpected_counts"})
-    if len(results) != len(suite.expectations):  # GX answers every expectation; if not, say so
-        raise RuntimeError(f"GX returned no result for some expectations of suite {suite.name}")
-    return [results[i] for i in range(len(suite.expectations))]
+    return results
 
 
 def _observed(result) -> dict:
