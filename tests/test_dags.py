@@ -55,6 +55,14 @@ def test_month_close_wiring(dagbag):
     assert dag.default_args.get("retries") == 0
 
 
+def test_month_close_has_a_full_refresh_param(dagbag):
+    """``full_refresh`` (bool, off): the build otherwise redoes only the dirty months (transform/dirty.py)."""
+    params = dagbag.dags["monthly_kpi"].params
+    assert params["full_refresh"] is False
+    assert params.get_param("full_refresh").schema["type"] == "boolean"
+    assert "rebuild every month" in params.get_param("full_refresh").description
+
+
 def test_extract_dags_produce_raw_assets(dagbag):
     """Each extraction DAG announces exactly the raw tables of its flow (monthly_kpi waits on them)."""
     from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW

@@ -349,6 +349,34 @@ def test_shipments_naming_unknown_references_block_with_example_rows(built, suit
         known("client_id"), known("point_id"), known("sku")}  # the waybill's manager: a warning
 
 
+def test_a_month_close_checks_the_rows_of_its_dirty_months(built, suites):
+    """rows_from (the build's rebuild_from) limits the row checks, not the table-level ones."""
+    table = copy_of(built, "staging.stg_shipments")
+    insert(built, table, **{**SHIPMENT, "doc_id": "OLD", "doc_date": dt.date(2024, 3, 5),
+                            "shipment_month": dt.date(2024, 3, 1), "status": "draft"})
+    suite = suites["shipments"]
+    assert suite.month_column == "shipment_month"
+    everything = qx.validate(built, [suite], PARAMS, "test", {**RELATIONS, suite.model: table})
+    dirty = qx.validate(built, [suite], PARAMS, "test", {**RELATIONS, suite.model: table},
+                        rows_from="2024-11-01")
+    status = "expect_column_values_to_be_in_set(status)"
+    # March was checked when it was loaded; a close rebuilding from November reads November on
+    assert [r.check_name for r in dirty] == [r.check_name for r in everything]
+    assert {r.check_name for r in everything if not r.success} == {status}
+    assert all(r.success for r in dirty)
+    scoped = {r.check_name: r.details().get("rows") for r in dirty}
+    assert scoped[status] == "shipment_month >= date '2024-11-01'"
+    # "not empty" (and the columns present) read the whole table
+    assert {k: v for k, v in scoped.items() if k.startswith("expect_table_")} == {
+        "expect_table_columns_to_match_set(columns)": None, "expect_table_row_count_to_be_between()": None}
+    # a bad row inside the dirty months is caught as before
+    insert(built, table, **{**SHIPMENT, "doc_id": "NEW", "status": "draft"})
+    again = qx.validate(built, [suite], PARAMS, "test", {**RELATIONS, suite.model: table}, rows_from="2024-11-01")
+    assert {r.check_name for r in again if not r.success} == {status}
+    # reference lists have no month column: always every row
+    assert suites["clients"].month_column is None and suites["shipment_volume"].month_column is None
+
+
 def test_duplicates_dates_nan_and_missing_values_fail(built, suites):
     table = copy_of(built, "staging.stg_shipments")
     execute(built, f"insert into {table} select * from {table} where doc_id = 'D0001'")
