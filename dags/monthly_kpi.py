@@ -59,7 +59,7 @@ def monthly_kpi():
     def dbt_build(months: list[str]) -> dict:
         ctx = get_current_context()
         return tasks.build(months, ctx["run_id"], ctx["params"].get("thresholds"),
-                           bool(ctx["params"].get("full_refresh")))
+                           ctx["params"].get("full_refresh", False))
 
     @task
     def great_expectations(months: list[str], relations: dict[str, str], rebuild_from: str | None) -> list[dict]:
