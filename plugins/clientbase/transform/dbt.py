@@ -110,7 +110,7 @@ def node_errors(target_dir: Path) -> list[str]:
             if not r["unique_id"].startswith("test.") and r["status"] == "error"]
 
 
-RUN_VARS = ("report_month",)  # set by the pipeline itself, not by a user
+RUN_VARS = ("report_month", "rebuild_from")  # set by the pipeline itself, not by a user
 
 
 def project_vars(settings: Settings | None = None) -> dict:
