@@ -46,13 +46,14 @@
     ) }}
 {%- endmacro %}
 
-{#- Pre-hook: delete the rows this run rewrites (month >= rebuild_from, or all when null). -#}
+{#- Pre-hook: delete the rows this run rewrites (month >= rebuild_from, or all when null:
+    truncate, transactional in PostgreSQL, leaves no dead rows behind). -#}
 {% macro rebuild_delete(column) -%}
     {%- if is_incremental() -%}
         {%- if rebuild_from() is not none -%}
             delete from {{ this }} where {{ column }} >= {{ rebuild_from() }}
         {%- else -%}
-            delete from {{ this }}
+            truncate table {{ this }}
         {%- endif -%}
     {%- else -%}
         select 1
