@@ -77,8 +77,9 @@ def run(url: str, target: Path, command: str, report_month: str, rebuild_from: s
         args.append("--full-refresh")
     code = dbt.run_dbt(url, args, target, vars={"report_month": month_iso(report_month),
                                                 "rebuild_from": month_iso(rebuild_from) if rebuild_from else None})
-    assert code == 0, f"dbt {' '.join(args)} failed (exit {code}): {dbt.node_errors(target)}" + "".join(
-        f"\n  {r.name}: {r.status} {r.failures}" for r in dbt.test_results(target) if r.status not in ("pass", "skipped"))
+    failed = [f"{r.name}: {r.status} {r.failures}" for r in dbt.test_results(target)
+              if r.status not in ("pass", "skipped")]
+    assert code == 0, f"dbt {' '.join(args)} failed (exit {code}): {dbt.node_errors(target)} {failed}"
 
 
 def model_tables(url: str) -> list[str]:
@@ -201,7 +202,7 @@ def test_incremental_series_equals_full_refresh(loaded, tmp_path):
         url, CORRECTION_BATCH, corrected,
         "select s.doc_id, s.line_no, s.doc_date, s.client_id, s.point_id, s.sku, s.qty * 2, s.revenue * 2, "
         "s.cost, s.document_manager_id, case when s.line_no = 2 then 'cancelled' else s.status end, "
-        f"s.updated_at, %s, row_number() over () from staging.stg_shipments s where s.line_no in (1, 2)")
+        "s.updated_at, %s, row_number() over () from staging.stg_shipments s where s.line_no in (1, 2)")
     assert lines > 0
     # the close of month k-6 itself: every table of the spine's months ends at k-6 (no later
     # row stays); the line-level ones hold every month of data, whatever the reporting month
