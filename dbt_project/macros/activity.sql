@@ -22,7 +22,8 @@
     column `entity_key`): the month's posted lines, revenue, margin (month_margin), activity
     (is_active) and last shipment date (latest doc_date of a line of positive quantity).
     A month without lines has revenue 0 and margin 0. One definition for clients
-    (entity_key client_id) and trade points (point_id).
+    (entity_key client_id) and trade points (point_id). In an incremental run only the months
+    from var rebuild_from (rebuild_condition), and only their lines, are read.
 -#}
 {% macro monthly_shipment_activity(entity_key, entities) -%}
     select
@@ -44,7 +45,11 @@
             listed.{{ entity_key }},
             spine.month
         from {{ entities }} as listed
-        cross join (select month from {{ ref('int_month_spine') }}) as spine
+        cross join (
+            select month
+            from {{ ref('int_month_spine') }}
+            where {{ rebuild_condition('month') }}
+        ) as spine
     ) as entity_months
     left join (
         select
@@ -56,6 +61,7 @@
             sum(cost) as cost,
             max(doc_date) filter (where qty > 0) as last_shipment_date
         from {{ ref('int_shipment_lines_posted') }}
+        where {{ rebuild_condition('shipment_month') }}
         group by
             {{ entity_key }},
             shipment_month

@@ -3,6 +3,8 @@
 -- total <= 0: E; otherwise the class of the cumulative share of the positive total held by
 -- the clients ranked above (total descending, ties by client_id).
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -15,6 +17,8 @@ client_months as (
         revenue,
         margin
     from {{ ref('int_client_activity_monthly') }}
+    -- the trailing window of a rebuilt month reaches abc_window_months - 1 months back
+    where {{ rebuild_lookback_condition('month', var('abc_window_months')) }}
 
 ),
 
@@ -99,4 +103,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

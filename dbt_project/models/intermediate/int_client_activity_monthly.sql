@@ -1,6 +1,7 @@
 -- Client x month of the spine: net posted revenue, margin and activity (metrics.md §1), and
 -- the month's last shipment date (latest posted line of positive quantity, §3 rotation).
 -- Cancelled lines count nowhere; a month without lines has revenue 0 and margin 0.
+{{ incremental_by_month('month') }}
 
 with
 

@@ -2,6 +2,8 @@
 -- (int_reference_lists_monthly). A client absent from that list has no row: no owner that
 -- month (`unassigned` downstream), as sources.md's complete lists imply.
 
+{{ incremental_by_month('month') }}
+
 with
 
 clients_lists_in_force as (
@@ -11,6 +13,7 @@ clients_lists_in_force as (
         list_date
     from {{ ref('int_reference_lists_monthly') }}
     where list_name = 'clients'
+        and {{ rebuild_condition('month') }}
 
 ),
 
@@ -41,4 +44,4 @@ client_month_versions as (
 
 )
 
-select * from client_month_versions
+select * from client_month_versions{{ rebuild_filter('month') }}

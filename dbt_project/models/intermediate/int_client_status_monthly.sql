@@ -1,6 +1,8 @@
 -- Client x month: status by the rules of metrics.md §2 (first matching rule wins) and the
 -- month's events. Windows are ranges over month dates, so they need no dense grid.
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -132,4 +134,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -1,9 +1,16 @@
--- Deferred invoice x month of the spine, from the month of its doc_date on (an invoice issued
--- before the spine starts has rows from the spine's first month): its balance as of D = the
--- month's last day (metrics.md §8). paid_to_date nets every payment on the invoice dated <= D,
--- reversals (negative amounts) included, so a reversal reopens a settled invoice; the open
--- amount is never below 0 (an overpayment is no negative debt). Overdue at D when due_date < D:
--- an invoice due on the month's last day is not overdue yet.
+-- Deferred invoice x month of the spine in which its balance as of D = the month's last day
+-- changes (metrics.md §8): the month of its doc_date (an invoice issued before the spine starts
+-- gets the spine's first month), each month with a payment on it, and the first month whose D is
+-- after the due date. Between two such months nothing about the invoice changes, so its balance
+-- in any month is that of its latest row on or before it: fct_client_receivables_monthly carries
+-- it forward. The rows grow with the events, not with invoices x months (issue 12: the old
+-- invoice x every month was quadratic in history).
+-- paid_to_date nets every payment on the invoice dated <= D, reversals (negative amounts)
+-- included, so a reversal reopens a settled invoice; the open amount is never below 0 (an
+-- overpayment is no negative debt). Overdue at D when due_date < D: an invoice due on the
+-- month's last day is not overdue yet.
+
+{{ incremental_by_month('month') }}
 
 with
 
@@ -25,52 +32,106 @@ months as (
 
 ),
 
-invoice_months as (
+spine_bounds as (
+
+    select
+        min(month) as first_month,
+        max(month) as last_month
+    from months
+
+),
+
+-- the invoice's first row: its doc month, or the spine's first month when issued before it
+invoice_spans as (
 
     select
         deferred_invoices.doc_id,
         deferred_invoices.client_id,
-        months.month,
-        months.month_end_date,
         deferred_invoices.due_date,
-        deferred_invoices.amount
+        deferred_invoices.amount,
+        greatest(date_trunc('month', deferred_invoices.doc_date)::date, spine_bounds.first_month) as first_month,
+        spine_bounds.last_month
     from deferred_invoices
-    inner join months
-        on deferred_invoices.doc_date <= months.month_end_date
+    cross join spine_bounds
 
 ),
 
-payments_to_date as (
+-- payments per invoice and month; one dated before the invoice's first row counts in that row
+invoice_payment_months as (
 
     select
-        invoice_months.doc_id,
-        invoice_months.month,
-        sum(payments.amount) as paid_to_date
-    from invoice_months
+        invoice_spans.doc_id,
+        greatest(date_trunc('month', payments.payment_date)::date, invoice_spans.first_month) as month,
+        sum(payments.amount) as paid_in_month
+    from invoice_spans
     inner join payments
-        on invoice_months.doc_id = payments.doc_id
-        and invoice_months.month_end_date >= payments.payment_date
+        on invoice_spans.doc_id = payments.doc_id
     group by
-        invoice_months.doc_id,
-        invoice_months.month
+        invoice_spans.doc_id,
+        greatest(date_trunc('month', payments.payment_date)::date, invoice_spans.first_month)
+
+),
+
+invoice_events as (
+
+    select
+        doc_id,
+        first_month as month
+    from invoice_spans
+
+    union
+
+    select
+        doc_id,
+        month
+    from invoice_payment_months
+
+    union
+
+    -- the first month whose last day is after the due date: the month of the day after it
+    select
+        doc_id,
+        greatest(date_trunc('month', due_date + 1)::date, first_month) as month
+    from invoice_spans
+
+),
+
+event_months as (
+
+    select
+        invoice_spans.doc_id,
+        invoice_spans.client_id,
+        invoice_events.month,
+        months.month_end_date,
+        invoice_spans.due_date,
+        invoice_spans.amount,
+        coalesce(invoice_payment_months.paid_in_month, 0) as paid_in_month
+    from invoice_spans
+    inner join invoice_events
+        on invoice_spans.doc_id = invoice_events.doc_id
+    inner join months
+        on invoice_events.month = months.month
+    left join invoice_payment_months
+        on invoice_events.doc_id = invoice_payment_months.doc_id
+        and invoice_events.month = invoice_payment_months.month
 
 ),
 
 balances as (
 
     select
-        invoice_months.doc_id,
-        invoice_months.client_id,
-        invoice_months.month,
-        invoice_months.month_end_date,
-        invoice_months.amount,
-        coalesce(payments_to_date.paid_to_date, 0) as paid_to_date,
-        greatest(invoice_months.amount - coalesce(payments_to_date.paid_to_date, 0), 0) as open_amount,
-        invoice_months.due_date < invoice_months.month_end_date as is_overdue
-    from invoice_months
-    left join payments_to_date
-        on invoice_months.doc_id = payments_to_date.doc_id
-        and invoice_months.month = payments_to_date.month
+        doc_id,
+        client_id,
+        month,
+        month_end_date,
+        due_date,
+        amount,
+        sum(paid_in_month) over (
+            partition by doc_id
+            order by month
+            rows between unbounded preceding and current row
+        ) as paid_to_date
+    from event_months
 
 ),
 
@@ -83,11 +144,11 @@ final as (
         month_end_date,
         amount,
         paid_to_date,
-        open_amount,
-        is_overdue,
-        case when is_overdue then open_amount else 0 end as overdue_amount
+        greatest(amount - paid_to_date, 0) as open_amount,
+        due_date < month_end_date as is_overdue,
+        case when due_date < month_end_date then greatest(amount - paid_to_date, 0) else 0 end as overdue_amount
     from balances
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

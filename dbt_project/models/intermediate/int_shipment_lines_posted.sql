@@ -1,6 +1,8 @@
 -- One row per posted waybill line (the last loaded version of each line): the shipments every
 -- KPI counts. A cancelled line counts nowhere (sources.md); this is the one place that says so.
-{{ config(materialized='view') }}
+-- Incremental by shipment_month (macros/incremental.sql): a table, so the staging view's
+-- "last version wins" over all of raw.shipments is computed once per run, not once per reader.
+{{ incremental_by_month('shipment_month') }}
 
 with
 
@@ -25,6 +27,7 @@ posted_lines as (
         cost
     from shipment_lines
     where status = 'posted'
+        and {{ rebuild_condition('shipment_month') }}
 
 )
 

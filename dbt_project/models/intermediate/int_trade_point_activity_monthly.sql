@@ -1,6 +1,7 @@
 -- Trade point x month of the spine, for every point of any census list: net posted revenue,
 -- margin and activity (metrics.md §1, same rule as clients), orders and effective orders (§5),
 -- planned and actual visits. Months without lines have revenue 0 and margin 0.
+{{ incremental_by_month('month') }}
 
 with
 
@@ -25,6 +26,7 @@ point_month_orders as (
         count(*) as orders,
         count(*) filter (where is_effective) as effective_orders
     from {{ ref('int_trade_point_orders') }}
+    where {{ rebuild_condition('order_month') }}
     group by
         point_id,
         order_month
@@ -38,6 +40,7 @@ point_month_plans as (
         plan_month as month,
         count(*) as planned_visits
     from {{ ref('stg_visit_plan') }}
+    where {{ rebuild_condition('plan_month') }}
     group by
         point_id,
         plan_month
@@ -51,6 +54,7 @@ point_month_visits as (
         visit_month as month,
         count(*) as actual_visits
     from {{ ref('stg_visits') }}
+    where {{ rebuild_condition('visit_month') }}
     group by
         point_id,
         visit_month

@@ -2,6 +2,8 @@
 -- (int_reference_lists_monthly). A point absent from that list has no row that month: it is
 -- not in the ОКБ and has no territory, channel or rep.
 
+{{ incremental_by_month('month') }}
+
 with
 
 census_lists_in_force as (
@@ -11,6 +13,7 @@ census_lists_in_force as (
         list_date
     from {{ ref('int_reference_lists_monthly') }}
     where list_name = 'trade_points'
+        and {{ rebuild_condition('month') }}
 
 ),
 
@@ -45,4 +48,4 @@ point_month_versions as (
 
 )
 
-select * from point_month_versions
+select * from point_month_versions{{ rebuild_filter('month') }}

@@ -3,6 +3,7 @@
 -- least var effective_order_min_skus distinct SKUs of positive quantity and the net revenue of
 -- all posted lines of that point and day is at least var effective_order_min_revenue. Its margin is
 -- that of all those lines, NULL where one of them lacks a cost (the KPI matrix's line 19, §10).
+{{ incremental_by_month('order_month') }}
 
 with
 
@@ -16,6 +17,7 @@ posted_shipment_lines as (
         revenue,
         cost
     from {{ ref('int_shipment_lines_posted') }}
+    where {{ rebuild_condition('shipment_month') }}
 
 ),
 

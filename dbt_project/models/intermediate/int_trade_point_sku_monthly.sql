@@ -1,6 +1,7 @@
 -- Trade point x SKU x month with posted lines: the net quantity (returns included) and the
 -- SKU's category. The one place that sums a point's quantity per SKU, for category АКБ of a
 -- month (metrics.md §4) and of the KPI matrix's window (§10, line 10).
+{{ incremental_by_month('month') }}
 
 with
 
@@ -12,6 +13,7 @@ posted_shipment_lines as (
         sku,
         qty
     from {{ ref('int_shipment_lines_posted') }}
+    where {{ rebuild_condition('shipment_month') }}
 
 ),
 

@@ -9,6 +9,8 @@
 -- paid_on_time are NULL (unknown, not "nothing paid"), and receivables are the invoices' amounts.
 -- Otherwise a client with nothing has 0.
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -54,17 +56,53 @@ payment_presence as (
 
 ),
 
-client_balances as (
+-- int_invoice_balances_monthly has an invoice's row only where its balance changes: the change
+-- of each such row, summed per client and month, carried forward over the client's months
+invoice_balance_changes as (
 
     select
         client_id,
         month,
-        sum(open_amount) as receivables,
-        sum(overdue_amount) as overdue_receivables
+        open_amount - lag(open_amount, 1, 0) over invoice_history as open_change,
+        overdue_amount - lag(overdue_amount, 1, 0) over invoice_history as overdue_change
     from invoice_balances
+    window invoice_history as (
+        partition by doc_id
+        order by month
+    )
+
+),
+
+client_balance_changes as (
+
+    select
+        client_id,
+        month,
+        sum(open_change) as open_change,
+        sum(overdue_change) as overdue_change
+    from invoice_balance_changes
     group by
         client_id,
         month
+
+),
+
+client_balances as (
+
+    select
+        client_months.client_id,
+        client_months.month,
+        sum(coalesce(client_balance_changes.open_change, 0)) over client_history as receivables,
+        sum(coalesce(client_balance_changes.overdue_change, 0)) over client_history as overdue_receivables
+    from client_months
+    left join client_balance_changes
+        on client_months.client_id = client_balance_changes.client_id
+        and client_months.month = client_balance_changes.month
+    window client_history as (
+        partition by client_months.client_id
+        order by client_months.month
+        rows between unbounded preceding and current row
+    )
 
 ),
 
@@ -136,4 +174,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

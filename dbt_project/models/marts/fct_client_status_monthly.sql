@@ -2,6 +2,8 @@
 -- events, owner as of the month and its role (§3), revenue, margin, ABC(DE) class (§6), and the
 -- rotation and handover flags the manager scorecard counts (§3).
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_statuses as (
@@ -138,4 +140,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -7,6 +7,8 @@
 -- window (§10); var unspecified_dimension_value where the census in force has none.
 -- mml_skus is the number of products flagged mml (the denominator of КД per audited point).
 
+{{ incremental_by_month('month') }}
+
 with
 
 audits as (
@@ -26,6 +28,7 @@ months as (
 
     select month
     from {{ ref('int_month_spine') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
@@ -107,4 +110,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

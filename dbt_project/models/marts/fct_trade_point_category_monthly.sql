@@ -2,11 +2,14 @@
 -- net quantity in the month (posted lines summed per point and SKU), for category АКБ (metrics.md §4).
 -- Only point-category-months with at least one such SKU.
 
+{{ incremental_by_month('month') }}
+
 with
 
 point_sku_months as (
 
     select * from {{ ref('int_trade_point_sku_monthly') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
@@ -28,4 +31,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

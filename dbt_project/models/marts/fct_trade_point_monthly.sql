@@ -7,17 +7,22 @@
 -- "The last 3 months" is var last_months_window; at quarter-end months (Mar, Jun, Sep, Dec)
 -- M-2 .. M is exactly the quarter, so the 3-month figures are the quarter's.
 
+{{ incremental_by_month('month') }}
+
 with
 
 point_activity as (
 
     select * from {{ ref('int_trade_point_activity_monthly') }}
+    -- the trailing window of a rebuilt month reaches last_months_window - 1 months back
+    where {{ rebuild_lookback_condition('month', var('last_months_window')) }}
 
 ),
 
 point_attributes as (
 
     select * from {{ ref('int_trade_point_attributes_monthly') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
@@ -93,4 +98,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -2,6 +2,8 @@
 -- list. Category АКБ: points with at least var category_min_skus distinct SKUs of the category
 -- of positive net quantity in the month; coverage over the month's total АКБ.
 
+{{ incremental_by_month('month') }}
+
 with
 
 spine_months as (
@@ -60,4 +62,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -3,6 +3,8 @@
 -- rows: 0 where the client has no open invoice, NULL for every client while no invoice is loaded.
 -- is_handover_candidate: the clients the scorecard's handover_candidates counts (the monthly report lists them).
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -47,4 +49,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

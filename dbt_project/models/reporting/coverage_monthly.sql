@@ -2,6 +2,8 @@
 -- their as-of census attributes: total (value 'all'), territory, assigned rep and channel.
 -- Ratios are NULL where the denominator is 0.
 
+{{ incremental_by_month('month') }}
+
 with
 
 point_months as (
@@ -70,4 +72,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -8,6 +8,8 @@
 -- cost is that of every rep with points in M. 17-20 are NULL for territories, 21-22 given for the
 -- total only. A line whose source dataset has no row at all is NULL (int_source_presence).
 
+{{ incremental_by_month('month') }}
+
 with
 
 months as (
@@ -537,4 +539,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -12,6 +12,8 @@
 -- receivables, overdue_share (metrics.md §8): over the manager's clients as of the month
 -- (fct_client_receivables_monthly); NULL while no invoice has been loaded at all.
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -198,4 +200,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -5,6 +5,8 @@
 -- figure NULL for an absent source (no invoice / no payment loaded at all) stays NULL here, and
 -- overdue_clients with it. Ratios NULL when their denominator is 0 (safe_divide).
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -89,4 +91,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

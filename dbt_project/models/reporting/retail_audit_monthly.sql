@@ -7,6 +7,8 @@
 -- measured), never 0; mml_skus, from the products list, is given either way.
 -- Ratios are NULL where the denominator is 0 (no audited point, or no MML product).
 
+{{ incremental_by_month('month') }}
+
 with
 
 point_audits as (
@@ -128,4 +130,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -1,6 +1,8 @@
 -- reporting.rotation_candidates (metrics.md §3, §7): month x client, the clients to hand to
 -- another manager: status in the client base and months_inactive >= var rotation_after_months.
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -26,4 +28,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

@@ -1,6 +1,8 @@
 -- reporting.status_flow_monthly (metrics.md §2): for each month, the clients of the lists
 -- by (status in M-1, status in M); before the first month every client is potential.
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -29,4 +31,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

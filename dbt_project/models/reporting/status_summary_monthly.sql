@@ -4,6 +4,8 @@
 -- included. Shares are over the client base, NULL outside it and when the base is 0.
 -- Plans by manager role; none on the all-managers rows.
 
+{{ incremental_by_month('month') }}
+
 with
 
 client_months as (
@@ -183,4 +185,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}

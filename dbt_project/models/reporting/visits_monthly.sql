@@ -3,6 +3,8 @@
 -- every rep assigned to at least one census point in the month. Rep-cost ratios only where
 -- rep_costs has the rep's month; ratios are NULL where the denominator is 0.
 
+{{ incremental_by_month('month') }}
+
 with
 
 point_months as (
@@ -86,4 +88,4 @@ final as (
 
 )
 
-select * from final
+select * from final{{ rebuild_filter('month') }}
