@@ -196,13 +196,14 @@ def extract_sql(conn: psycopg.Connection, ds: Dataset, source_url: str | SourceD
     log.info("%s: reading %s from %s%s", ds.name, ds.name, _describe(source_url),
              f" changed after {since}" if since else "")
     url = source_url.url if isinstance(source_url, SourceDatabase) else source_url
-    extract = sql_source.read_table(url, ds, since)
-    if extract is None or not extract.records:
-        return []
-    return [load_records(
-        conn, ds, extract.header, iter(extract.records), source_kind="sql",
-        source_name=source_name, content_sha256=extract.content_sha256, watermark=extract.watermark,
-    )]
+    with tempfile.TemporaryDirectory(prefix="clientbase-sql-") as tmp:
+        extract = sql_source.read_table(url, ds, since, Path(tmp) / f"{ds.name}.csv")
+        if extract is None or not extract.rows:
+            return []
+        return [load_records(
+            conn, ds, extract.header, extract.records(), source_kind="sql",
+            source_name=source_name, content_sha256=extract.content_sha256, watermark=extract.watermark,
+        )]
 
 
 def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources) -> list[BatchResult]:
