@@ -131,7 +131,7 @@ def test_scan_reads_in_chunks(tmp_path, monkeypatch):
         "cp1251", 3, True, False, True)
     fmt = files.sniff(path, scan)
     assert (fmt.delimiter, fmt.header) == (";", ("a", "b"))
-    path.write_bytes("a,b\n1,2\r3,4\n".encode())
+    path.write_bytes(b"a,b\n1,2\r3,4\n")
     assert files.scan(path).has_cr_only
     body = files.csv_body(path, files.sniff(path), files.scan(path))
     assert body is None, "a lone carriage return: read record by record"

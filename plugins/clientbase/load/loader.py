@@ -4,6 +4,30 @@ A batch is one file (files mode) or one extraction of a table (SQL mode). Everyt
 batch does happens in one transaction, so a run killed half-way leaves nothing behind,
 and the ``audit.batches`` row enforces (by a CHECK constraint) that
 rows read = rows loaded + rows quarantined.
+
+How a CSV file gets into ``_landing`` (issue 12): no Python step per row where it can be
+avoided. ``extract.files.scan`` reads the file once in 1 MiB chunks (incremental decoder:
+the encoding decision, line count, quotes, NUL, lone carriage returns); a file whose
+records are exactly its lines (no quote character at all: every shipments, visits and plan
+export the sources send) is COPYed as ``FORMAT csv`` straight into ``_landing`` by
+PostgreSQL's C parser, transcoded to UTF-8 chunk by chunk if it is Windows-1251
+(:func:`_copy_csv_body`). Its line numbers are then the COPY order (an identity column
+from 2) and a record's raw text is its fields joined by the delimiter, computed in SQL for
+the few rows quarantined, so the results are the record reader's, byte for byte
+(``tests/test_stream_load.py`` loads every demo, scenario and corpus file both ways).
+Anything COPY refuses (wrong field count, blank line, ...) rolls back to a savepoint and
+that file alone is read record by record (``extract.files.read_records``), which keeps
+every message of the bad-input corpus. A file with quotes is read record by record too:
+the alternatives measured worse or not exact. COPY csv cannot give back the raw text of a
+quoted record (which fields were quoted is lost), and COPYing the lines into a one-column
+table to split them in SQL needs a second pass (window sums of quote parity for records
+over several lines, a regular-expression CSV splitter for the quoted ones) that costs more
+than it saves on the files that have quotes: the reference lists (clients, trade points,
+products), thousands of rows, not hundreds of thousands.
+
+Measured on the 2-core development machine (other jobs running), a 500,000-line UTF-8
+shipments file (52 MB), one embedded server: see ``tests/perf/stream_load_bench.py`` and
+the figures in :data:`MEASURED`.
 """
 
 from __future__ import annotations
@@ -224,15 +248,17 @@ def _copy_csv_body(conn: psycopg.Connection, batch_id: int, body: CsvBody, slots
     are their physical lines, so the record after the header is line 2, the next line 3 ...
     (the identity ``_line_no``), and a record's raw text is its fields joined by the
     delimiter (:func:`_raw_text_sql`): the results equal the per-record reader's. Anything
-    COPY refuses (a wrong field count, a blank line, PostgreSQL's end-of-data marker, a line holding only a backslash and a dot)
+    COPY refuses (a wrong field count, a blank line, PostgreSQL's end-of-data marker: a line
+    holding only a backslash and a dot)
     rolls back to a savepoint, and the caller reads that file record by record, which says
     exactly what is wrong with which line.
     """
     if body.records == 0:
         return 0
     columns = sql.SQL(", ").join(sql.Identifier(n) for n in slots)
-    statement = sql.SQL("copy _landing ({}) from stdin with (format csv, delimiter {}, force_not_null ({}))").format(
-        columns, sql.Literal(body.delimiter), columns)
+    statement = sql.SQL(
+        "copy _landing ({}) from stdin with (format csv, delimiter {}, force_not_null ({}))"
+    ).format(columns, sql.Literal(body.delimiter), columns)
     try:
         with conn.transaction():
             conn.execute(sql.SQL("alter table _landing alter column _batch_id set default {}").format(
@@ -322,18 +348,22 @@ def _type_check(conn: psycopg.Connection, ds: Dataset, present: set[str]) -> lis
     columns it holds.
 
     One statement, one scan, and each rule's input computed once per row: the query is
-    staged (cleaned text ``n._s_*``, then normalised text ``n._n_*``, then errors and typed
-    values, then the reference checks), each stage fenced with ``offset 0`` so the planner
+    staged (cleaned text ``_s_*``; the rewrite of a number, date or timestamp ``_c_*``;
+    normalised text ``_n_*``; then errors and typed values; then the reference checks), each
+    stage fenced with ``offset 0`` so the planner
     does not fold it into the next and evaluate the same regular expressions again for every
     rule that reads them. An UPDATE for the reference errors afterwards would rewrite every
     row of the batch. What only a quarantined row needs (its record as JSON, its raw text)
     is not built here but read back from ``_landing`` by :func:`_check_and_insert`.
     """
     cols = [c for c in ds.columns if c.name in present]
-    cleaned = ",\n".join(f"{rules.cleaned(c.name)} as _s_{c.name}" for c in cols)
-    normal = ",\n".join(f"{rules.normalised(c, f'a._s_{c.name}')} as _n_{c.name}" for c in cols)
-    typed = ",\n".join(f"{rules.typed(c, staged=True)} as {c.name}" for c in cols)
-    keys = "l._batch_id, l._line_no, l._quarantine_id" + (",\n" + cleaned if cols else "")
+    cleaned = "".join(f",\n{rules.cleaned(c.name)} as _s_{c.name}" for c in cols)
+    rewrites = {c.name: rules.candidate(c, f"a._s_{c.name}") for c in cols}
+    candidates = "".join(f",\n{expr} as _c_{name}" for name, expr in rewrites.items() if expr)
+    normal = "".join(
+        f",\n{rules.accepted(c, f'b._c_{c.name}') if rewrites[c.name] else rules.normalised(c, f'b._s_{c.name}')}"
+        f" as _n_{c.name}" for c in cols)
+    typed = "".join(f",\n{rules.typed(c, staged=True)} as {c.name}" for c in cols)
     conn.execute("drop table if exists _checked")
     conn.execute(
         f"""create temp table _checked on commit drop as
@@ -341,12 +371,19 @@ def _type_check(conn: psycopg.Connection, ds: Dataset, present: set[str]) -> lis
                case when cardinality(c._errors) = 0 then {rules.reference_errors(ds, present)} end as _ref_errors
         from (
             select n._batch_id, n._line_no, n._quarantine_id,
-                   {rules.errors_array(ds, present, staged=True)} as _errors{"," if cols else ""}
-                   {typed}
+                   {rules.errors_array(ds, present, staged=True)} as _errors{typed}
             from (
-                select a.*{"," if cols else ""}
-                       {normal}
-                from (select {keys} from _landing l where l._malformed is null offset 0) a
+                select b.*{normal}
+                from (
+                    select a.*{candidates}
+                    from (
+                        select l._batch_id, l._line_no, l._quarantine_id{cleaned}
+                        from _landing l
+                        where l._malformed is null
+                        offset 0
+                    ) a
+                    offset 0
+                ) b
                 offset 0
             ) n
             offset 0
@@ -374,18 +411,22 @@ def _check_and_insert(conn: psycopg.Connection, ds: Dataset, present: set[str], 
         (ds.name, source_name, MALFORMED),
     )
     names = _type_check(conn, ds, present)
-    conn.execute(
-        f"""insert into audit.quarantine (batch_id, dataset, source_name, line_no, reason_code, reason, record, raw_text)
-        select c._batch_id, %s, %s, c._line_no,
-               case when cardinality(c._errors) > 0 then %s else %s end,
-               array_to_string(c._errors || coalesce(c._ref_errors, '{{}}'), '; '),
-               {_record_json(ds, present)}, {raw_sql}
-        from _checked c
-        join _landing l on l._batch_id = c._batch_id and l._line_no = c._line_no
-        where cardinality(c._errors) > 0 or cardinality(c._ref_errors) > 0
-        order by c._batch_id, c._line_no""",
-        (ds.name, source_name, INVALID, UNKNOWN_REFERENCE),
-    )
+    failed = conn.execute("select exists (select from _checked "
+                          "where cardinality(_errors) > 0 or cardinality(_ref_errors) > 0)").fetchone()[0]
+    if failed:  # the join back to _landing (for the record and raw text) only when a row failed
+        conn.execute(
+            f"""insert into audit.quarantine
+                (batch_id, dataset, source_name, line_no, reason_code, reason, record, raw_text)
+            select c._batch_id, %s, %s, c._line_no,
+                   case when cardinality(c._errors) > 0 then %s else %s end,
+                   array_to_string(c._errors || coalesce(c._ref_errors, '{{}}'), '; '),
+                   {_record_json(ds, present)}, {raw_sql}
+            from _checked c
+            join _landing l on l._batch_id = c._batch_id and l._line_no = c._line_no
+            where cardinality(c._errors) > 0 or cardinality(c._ref_errors) > 0
+            order by c._batch_id, c._line_no""",
+            (ds.name, source_name, INVALID, UNKNOWN_REFERENCE),
+        )
     loaded = _insert_valid(conn, ds, names)
     key = ", ".join(ds.key)
     # rows beyond the first of each key: a hash aggregate, not the sort count(distinct) takes

@@ -33,22 +33,43 @@ def staged_normal(name: str) -> str:
     return f"n._n_{name}"
 
 
+def candidate(col: Column, s: str) -> str | None:
+    """The rewritten text :func:`normalised` then tests, for the types whose rule is a rewrite
+    followed by a test (None for the others). Split out so the loader's staged query computes
+    the rewrite once per row instead of once for the test and again for the value."""
+    if col.type == "numeric":
+        # decimal comma, spaces / no-break spaces as thousands separators
+        return f"replace(translate({s}, ' ' || chr(160), ''), ',', '.')"
+    if col.type == "date":
+        return _iso_date(s)
+    if col.type == "timestamp":
+        return f"regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1')"
+    return None
+
+
+def accepted(col: Column, c: str) -> str:
+    """The :func:`candidate` text ``c`` if PostgreSQL can cast it to the column's type, else NULL."""
+    if col.type == "numeric":
+        return f"(case when {c} ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,3}})?$' then {c} end)"
+    if col.type == "date":
+        return f"(case when pg_input_is_valid({c}, 'date') then {c} end)"
+    if col.type == "timestamp":
+        return f"(case when pg_input_is_valid({c}, 'timestamptz') then {c} end)"
+    raise TypeError(f"{col.type} has no candidate rewrite")
+
+
 def normalised(col: Column, s: str | None = None) -> str:
     """Text rewritten into the canonical form PostgreSQL can cast (or NULL if it cannot).
 
     ``s``: an expression already holding :func:`cleaned` of the column (default: clean it here)."""
     s = s or cleaned(col.name)
-    if col.type == "numeric":
-        # decimal comma, spaces / no-break spaces as thousands separators
-        n = f"replace(translate({s}, ' ' || chr(160), ''), ',', '.')"
-        return f"(case when {n} ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,3}})?$' then {n} end)"
+    rewrite = candidate(col, s)
+    if rewrite is not None:
+        return accepted(col, rewrite)
     if col.type == "int":
         return f"(case when {s} ~ '^[+-]?[0-9]{{1,18}}$' then {s} end)"
-    if col.type in ("date", "month"):
+    if col.type == "month":
         return date_text(s, col.type)
-    if col.type == "timestamp":
-        iso = f"regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1')"
-        return f"(case when pg_input_is_valid({iso}, 'timestamptz') then {iso} end)"
     if col.type == "bool":
         return (f"(case when lower({s}) in ({_quote_list(BOOL_TRUE)}) then 'true' "
                 f"when lower({s}) in ({_quote_list(BOOL_FALSE)}) then 'false' end)")
@@ -67,13 +88,19 @@ def date_text(s: str, col_type: str = "date") -> str:
     return _date_text(s)
 
 
+def _iso_date(s: str) -> str:
+    """YYYY-MM-DD or DD.MM.YYYY, optionally followed by a time (1C writes ``10.01.2023 0:00:00``),
+    as YYYY-MM-DD text (not yet checked to be a real date)."""
+    return (f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T].*)?$' "
+            f"then split_part(split_part({s}, ' ', 1), 'T', 1) "
+            f"when {s} ~ '^[0-9]{{1,2}}[.][0-9]{{1,2}}[.][0-9]{{4}}( .*)?$' "
+            f"then regexp_replace(split_part({s}, ' ', 1), "
+            "'^([0-9]{1,2})[.]([0-9]{1,2})[.]([0-9]{4})$', '\\3-\\2-\\1') end)")
+
+
 def _date_text(s: str) -> str:
-    """YYYY-MM-DD or DD.MM.YYYY, optionally followed by a time (1C writes ``10.01.2023 0:00:00``)."""
-    iso = (f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T].*)?$' "
-           f"then split_part(split_part({s}, ' ', 1), 'T', 1) "
-           f"when {s} ~ '^[0-9]{{1,2}}[.][0-9]{{1,2}}[.][0-9]{{4}}( .*)?$' "
-           f"then regexp_replace(split_part({s}, ' ', 1), "
-           "'^([0-9]{1,2})[.]([0-9]{1,2})[.]([0-9]{4})$', '\\3-\\2-\\1') end)")
+    """A date as YYYY-MM-DD text if it is one (see :func:`_iso_date`), else NULL."""
+    iso = _iso_date(s)
     return f"(case when pg_input_is_valid({iso}, 'date') then {iso} end)"
 
 
