@@ -13,6 +13,7 @@ rows read = rows loaded + rows quarantined holds for every file that has a heade
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import hashlib
@@ -210,8 +211,26 @@ def _decodes(data: bytes, encoding: str) -> bool:
         return False
 
 
+@dataclass
+class _LineVotes:
+    """Non-ASCII lines that are valid UTF-8 against those that are not (see :func:`detect_encoding`)."""
+
+    utf8: int = 0
+    broken: int = 0
+
+    def count(self, data: bytes) -> None:
+        for line in data.split(b"\n"):
+            if line.isascii():
+                continue
+            if _decodes(line, "utf-8"):
+                self.utf8 += 1
+            else:
+                self.broken += 1
+
+
 def detect_encoding(data: bytes) -> str:
-    """UTF-8 or Windows-1251, decided on the whole file.
+    """UTF-8 or Windows-1251, decided on the whole file (here: on ``data``; files are scanned
+    in chunks by :func:`scan`, which applies the same rule).
 
     Valid UTF-8 is UTF-8 (cp1251 Cyrillic nearly never is valid UTF-8 by accident). A
     file that is not valid UTF-8 is Windows-1251, unless most of its non-ASCII lines are
@@ -221,15 +240,94 @@ def detect_encoding(data: bytes) -> str:
     """
     if data.startswith(UTF8_BOM) or _decodes(data, "utf-8"):
         return "utf-8"
-    utf8_lines = broken_lines = 0
-    for line in data.split(b"\n"):
-        if line.isascii():
-            continue
-        if _decodes(line, "utf-8"):
-            utf8_lines += 1
-        else:
-            broken_lines += 1
-    return "utf-8" if utf8_lines > broken_lines else "cp1251"
+    votes = _LineVotes()
+    votes.count(data)
+    return "utf-8" if votes.utf8 > votes.broken else "cp1251"
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """What one pass over a file's bytes, in chunks, tells before it is loaded.
+
+    ``lines`` counts physical lines (``\n``-terminated, plus an unterminated last one) so the
+    loader can prove that COPY read one record per line; ``has_quote``, ``has_nul`` and
+    ``decodes`` say whether the file may take the COPY fast path at all (see ``load.loader``).
+    """
+
+    size: int
+    encoding: str
+    has_bom: bool
+    blank: bool  # nothing but white space
+    lines: int
+    has_quote: bool
+    has_cr_only: bool  # a carriage return not followed by a line feed
+    has_nul: bool
+    decodes: bool  # every byte is text in ``encoding``
+
+
+def scan(path: Path) -> FileScan:
+    """One chunked pass over the file: the encoding decision of :func:`detect_encoding`
+    (whole file, never held in memory: an incremental UTF-8 decoder runs over 1 MiB chunks at
+    C speed; only a file that turns out not to be UTF-8 gets a second pass voting line by
+    line), plus the counts the COPY fast path needs."""
+    size = path.stat().st_size
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    is_utf8 = True
+    blank = True
+    lines = 0
+    has_quote = has_nul = has_cr_only = has_bom = False
+    last = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            if not last:
+                has_bom = chunk.startswith(UTF8_BOM)
+            elif last == b"\r" and not chunk.startswith(b"\n"):
+                has_cr_only = True
+            lines += chunk.count(b"\n")
+            blank = blank and not chunk.strip()
+            has_quote = has_quote or b'"' in chunk
+            has_nul = has_nul or b"\x00" in chunk
+            crs = chunk.count(b"\r")
+            if crs and crs != chunk.count(b"\r\n") + chunk.endswith(b"\r"):
+                has_cr_only = True
+            if is_utf8:
+                try:
+                    utf8.decode(chunk)
+                except UnicodeDecodeError:
+                    is_utf8 = False
+            last = chunk[-1:]
+    if last == b"\r":
+        has_cr_only = True
+    if is_utf8:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            is_utf8 = False
+    if size and last != b"\n":
+        lines += 1
+    if has_bom or is_utf8:
+        return FileScan(size, "utf-8", has_bom, blank, lines, has_quote, has_cr_only, has_nul, is_utf8)
+    votes = _LineVotes()
+    cp1251 = codecs.getincrementaldecoder("cp1251")()
+    is_cp1251 = True
+    carry = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            if is_cp1251:
+                try:
+                    cp1251.decode(chunk)
+                except UnicodeDecodeError:
+                    is_cp1251 = False
+            head, sep, tail = chunk.rpartition(b"\n")
+            if sep:
+                votes.count(carry + head)
+                carry = tail
+            else:
+                carry += chunk
+    votes.count(carry)
+    encoding = "utf-8" if votes.utf8 > votes.broken else "cp1251"
+    return FileScan(size, encoding, has_bom, blank, lines, has_quote, has_cr_only, has_nul,
+                    encoding == "cp1251" and is_cp1251)
 
 
 def detect_delimiter(header_line: str) -> str:
@@ -238,21 +336,35 @@ def detect_delimiter(header_line: str) -> str:
     return max(DELIMITERS, key=lambda d: (counts[d], d == ","))
 
 
-def sniff(path: Path) -> FileFormat:
-    """Encoding, delimiter and header of a file; ``FileRejected`` when it has no usable header."""
-    data = path.read_bytes()
-    if not data:
+def _first_line(path: Path) -> bytes:
+    """The file's first physical line (without its ``\n``), read in chunks until its end."""
+    parts: list[bytes] = []
+    with open(path, "rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            head, sep, _ = chunk.partition(b"\n")
+            parts.append(head)
+            if sep:
+                break
+    return b"".join(parts)
+
+
+def sniff(path: Path, file_scan: FileScan | None = None) -> FileFormat:
+    """Encoding, delimiter and header of a file; ``FileRejected`` when it has no usable header.
+
+    Reads the first line and the :func:`scan` of the file, never the whole file at once."""
+    info = file_scan or scan(path)
+    if not info.size:
         raise FileRejected("the file is empty (0 bytes): expected a header line; "
                            "check that the export finished before the file was dropped")
-    if not data.strip():
-        raise FileRejected(f"the file holds only blank lines ({len(data)} bytes of white space): "
+    if info.blank:
+        raise FileRejected(f"the file holds only blank lines ({info.size} bytes of white space): "
                            "expected a header line; check that the export finished before the file was dropped")
-    first_line = data.split(b"\n", 1)[0]
-    if data.startswith(UTF16_BOMS) or b"\x00" in first_line:
+    first_line = _first_line(path)
+    if first_line.startswith(UTF16_BOMS) or b"\x00" in first_line:
         raise FileRejected("the file is not UTF-8 or Windows-1251 text (it starts with a UTF-16 byte order "
                            "mark or has NUL bytes in its header): export it again as CSV in UTF-8 or Windows-1251")
-    has_bom = data.startswith(UTF8_BOM)
-    encoding = detect_encoding(data)
+    has_bom = info.has_bom
+    encoding = info.encoding
     text = first_line[len(UTF8_BOM):] if has_bom else first_line
     line = text.decode(encoding, errors="replace").rstrip("\r")
     delimiter = detect_delimiter(line)
@@ -265,6 +377,50 @@ def sniff(path: Path) -> FileFormat:
     if not any(header):
         raise FileRejected("the first line is empty: expected a header line with the column names")
     return FileFormat(encoding=encoding, delimiter=delimiter, header=header, has_bom=has_bom)
+
+
+@dataclass(frozen=True)
+class CsvBody:
+    """A file the loader may COPY as ``FORMAT csv`` straight into its landing table.
+
+    Only a file whose records are exactly its physical lines qualifies: no quote character
+    anywhere (so no quoted delimiter, no line break inside a value, and a record's raw text is
+    its fields joined by the delimiter), no NUL, no lone carriage return, and every byte text
+    in the file's encoding. The header is the first line; ``records`` is the number of lines
+    after it, which COPY must reproduce (a blank line or a wrong field count makes COPY fail,
+    and the loader then reads this file with :func:`read_records` instead).
+    """
+
+    path: Path
+    encoding: str
+    delimiter: str
+    width: int
+    records: int
+    skip: int  # bytes before the first record: the BOM and the header line with its line end
+
+    def chunks(self, size: int = HASH_CHUNK) -> Iterator[bytes]:
+        """The body in chunks of about ``size`` bytes, as UTF-8 (Windows-1251 transcoded
+        chunk by chunk with an incremental decoder, so peak memory is one chunk)."""
+        decoder = None if self.encoding == "utf-8" else codecs.getincrementaldecoder(self.encoding)()
+        with open(self.path, "rb") as handle:
+            handle.seek(self.skip)
+            while chunk := handle.read(size):
+                yield chunk if decoder is None else decoder.decode(chunk).encode("utf-8")
+            if decoder is not None:
+                tail = decoder.decode(b"", final=True)
+                if tail:
+                    yield tail.encode("utf-8")
+
+
+def csv_body(path: Path, fmt: FileFormat, info: FileScan) -> CsvBody | None:
+    """The :class:`CsvBody` of a sniffed file, or None when it must be read record by record."""
+    if info.has_quote or info.has_nul or info.has_cr_only or not info.decodes or len(fmt.header) < 2:
+        return None
+    first = _first_line(path)
+    skip = len(first) + 1
+    if skip > info.size:  # header only, without a line end
+        return CsvBody(path, fmt.encoding, fmt.delimiter, len(fmt.header), 0, info.size)
+    return CsvBody(path, fmt.encoding, fmt.delimiter, len(fmt.header), info.lines - 1, skip)
 
 
 def _preview(value: str) -> str:

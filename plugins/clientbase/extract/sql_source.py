@@ -4,15 +4,25 @@ Incremental by the dataset's watermark column (``updated_at``) where the table h
 otherwise a full read; a full read whose content equals an earlier batch is skipped by
 the loader (same content hash). Values are turned into text so that SQL-mode rows go
 through exactly the same type rules and quarantine as file rows.
+
+The table is never held in memory: rows come through a server-side cursor
+(``stream_results``, ``FETCH_ROWS`` at a time) and are spooled to a CSV file on disk while
+the content hash and the watermark are computed, because the loader needs the hash before
+it loads (a batch with known content is skipped). The loader then reads the spool back
+record by record into its COPY. (A ``COPY (select ...) TO STDOUT`` piped into the
+warehouse would only serve PostgreSQL sources and still need the hash first.)
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import decimal
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clientbase.contract import Dataset
@@ -38,18 +48,29 @@ def to_text(value: Any) -> str | None:
     return str(value)
 
 
+FIELD_SEPARATOR = "\x1f"  # between the fields of a row's raw text (and in its hash)
+
+
 @dataclass
 class SqlExtract:
-    """Records of one extraction plus what identifies it (hash, new watermark)."""
+    """One extraction, spooled to ``spool``, plus what identifies it (hash, new watermark)."""
 
     header: tuple[str, ...]
-    records: list[Record]
+    rows: int
+    spool: Path
     content_sha256: str
     watermark: str | None
 
+    def records(self) -> Iterator[Record]:
+        """The rows back from the spool, numbered from 1 in the source's key order."""
+        with open(self.spool, newline="", encoding="utf-8") as handle:
+            for n, fields in enumerate(csv.reader(handle), start=1):
+                yield Record(n, fields, FIELD_SEPARATOR.join(fields))
 
-def read_table(source_url: str | sa.URL, ds: Dataset, since: str | None) -> SqlExtract | None:
-    """Rows of ``ds`` from the source changed after ``since`` (None: all). None if the table is absent."""
+
+def read_table(source_url: str | sa.URL, ds: Dataset, since: str | None, spool: Path) -> SqlExtract | None:
+    """Rows of ``ds`` from the source changed after ``since`` (None: all), written to the
+    file ``spool``. None if the table is absent."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(source_url)
@@ -67,20 +88,21 @@ def read_table(source_url: str | sa.URL, ds: Dataset, since: str | None) -> SqlE
             query = query.where(table.c[available[ds.watermark]] > sa.literal(dt.datetime.fromisoformat(since)))
         query = query.order_by(*[table.c[available[k]] for k in ds.key if k in available])
         digest = hashlib.sha256()
-        records: list[Record] = []
+        rows = 0
         top: str | None = since
         wm_index = header.index(ds.watermark) if use_watermark else None
-        with engine.connect() as conn:
+        with engine.connect() as conn, open(spool, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
             result = conn.execution_options(stream_results=True, max_row_buffer=FETCH_ROWS).execute(query)
-            for n, row in enumerate(result, start=1):
-                fields = [to_text(v) for v in row]
-                text = "\x1f".join("" if f is None else f for f in fields)
-                digest.update(text.encode() + b"\x1e")
-                records.append(Record(n, [f if f is not None else "" for f in fields], text))
+            for row in result:
+                fields = ["" if v is None else v for v in map(to_text, row)]
+                digest.update(FIELD_SEPARATOR.join(fields).encode() + b"\x1e")
+                writer.writerow(fields)
+                rows += 1
                 if wm_index is not None and fields[wm_index] and (top is None or fields[wm_index] > top):
                     top = fields[wm_index]
     finally:
         engine.dispose()
-    if not records:
-        return SqlExtract(header, [], "", since)
-    return SqlExtract(header, records, digest.hexdigest(), top if use_watermark else None)
+    if not rows:
+        return SqlExtract(header, 0, spool, "", since)
+    return SqlExtract(header, rows, spool, digest.hexdigest(), top if use_watermark else None)

@@ -23,20 +23,53 @@ def cleaned(name: str) -> str:
     return f"nullif(btrim(l.{name}), '')"
 
 
-def normalised(col: Column) -> str:
-    """Text rewritten into the canonical form PostgreSQL can cast (or NULL if it cannot)."""
-    s = cleaned(col.name)
+def staged_clean(name: str) -> str:
+    """The cleaned text of a column as the loader's staged query holds it (see ``staged=True``)."""
+    return f"n._s_{name}"
+
+
+def staged_normal(name: str) -> str:
+    """The normalised text of a column as the loader's staged query holds it."""
+    return f"n._n_{name}"
+
+
+def candidate(col: Column, s: str) -> str | None:
+    """The rewritten text :func:`normalised` then tests, for the types whose rule is a rewrite
+    followed by a test (None for the others). Split out so the loader's staged query computes
+    the rewrite once per row instead of once for the test and again for the value."""
     if col.type == "numeric":
         # decimal comma, spaces / no-break spaces as thousands separators
-        n = f"replace(translate({s}, ' ' || chr(160), ''), ',', '.')"
-        return f"(case when {n} ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,3}})?$' then {n} end)"
+        return f"replace(translate({s}, ' ' || chr(160), ''), ',', '.')"
+    if col.type == "date":
+        return _iso_date(s)
+    if col.type == "timestamp":
+        return f"regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1')"
+    return None
+
+
+def accepted(col: Column, c: str) -> str:
+    """The :func:`candidate` text ``c`` if PostgreSQL can cast it to the column's type, else NULL."""
+    if col.type == "numeric":
+        return f"(case when {c} ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{{1,3}})?$' then {c} end)"
+    if col.type == "date":
+        return f"(case when pg_input_is_valid({c}, 'date') then {c} end)"
+    if col.type == "timestamp":
+        return f"(case when pg_input_is_valid({c}, 'timestamptz') then {c} end)"
+    raise TypeError(f"{col.type} has no candidate rewrite")
+
+
+def normalised(col: Column, s: str | None = None) -> str:
+    """Text rewritten into the canonical form PostgreSQL can cast (or NULL if it cannot).
+
+    ``s``: an expression already holding :func:`cleaned` of the column (default: clean it here)."""
+    s = s or cleaned(col.name)
+    rewrite = candidate(col, s)
+    if rewrite is not None:
+        return accepted(col, rewrite)
     if col.type == "int":
         return f"(case when {s} ~ '^[+-]?[0-9]{{1,18}}$' then {s} end)"
-    if col.type in ("date", "month"):
+    if col.type == "month":
         return date_text(s, col.type)
-    if col.type == "timestamp":
-        iso = f"regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1')"
-        return f"(case when pg_input_is_valid({iso}, 'timestamptz') then {iso} end)"
     if col.type == "bool":
         return (f"(case when lower({s}) in ({_quote_list(BOOL_TRUE)}) then 'true' "
                 f"when lower({s}) in ({_quote_list(BOOL_FALSE)}) then 'false' end)")
@@ -55,13 +88,19 @@ def date_text(s: str, col_type: str = "date") -> str:
     return _date_text(s)
 
 
+def _iso_date(s: str) -> str:
+    """YYYY-MM-DD or DD.MM.YYYY, optionally followed by a time (1C writes ``10.01.2023 0:00:00``),
+    as YYYY-MM-DD text (not yet checked to be a real date)."""
+    return (f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T].*)?$' "
+            f"then split_part(split_part({s}, ' ', 1), 'T', 1) "
+            f"when {s} ~ '^[0-9]{{1,2}}[.][0-9]{{1,2}}[.][0-9]{{4}}( .*)?$' "
+            f"then regexp_replace(split_part({s}, ' ', 1), "
+            "'^([0-9]{1,2})[.]([0-9]{1,2})[.]([0-9]{4})$', '\\3-\\2-\\1') end)")
+
+
 def _date_text(s: str) -> str:
-    """YYYY-MM-DD or DD.MM.YYYY, optionally followed by a time (1C writes ``10.01.2023 0:00:00``)."""
-    iso = (f"(case when {s} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}([ T].*)?$' "
-           f"then split_part(split_part({s}, ' ', 1), 'T', 1) "
-           f"when {s} ~ '^[0-9]{{1,2}}[.][0-9]{{1,2}}[.][0-9]{{4}}( .*)?$' "
-           f"then regexp_replace(split_part({s}, ' ', 1), "
-           "'^([0-9]{1,2})[.]([0-9]{1,2})[.]([0-9]{4})$', '\\3-\\2-\\1') end)")
+    """A date as YYYY-MM-DD text if it is one (see :func:`_iso_date`), else NULL."""
+    iso = _iso_date(s)
     return f"(case when pg_input_is_valid({iso}, 'date') then {iso} end)"
 
 
@@ -75,9 +114,10 @@ TYPE_WORDS = {
 }
 
 
-def typed(col: Column) -> str:
-    """The final typed value for the raw table."""
-    value = normalised(col)
+def typed(col: Column, staged: bool = False) -> str:
+    """The final typed value for the raw table (``staged``: read the normalised text the
+    loader's staged query computed once per column, instead of normalising again)."""
+    value = staged_normal(col.name) if staged else normalised(col)
     if col.type == "text":
         return value
     if col.type == "month":
@@ -85,19 +125,20 @@ def typed(col: Column) -> str:
     return f"({value})::{col.pg_type}"
 
 
-def error(col: Column, ds: Dataset) -> list[str]:
+def error(col: Column, ds: Dataset, staged: bool = False) -> list[str]:
     """SQL expressions, each the error text for one rule of this column, or NULL."""
-    s = cleaned(col.name)
+    s = staged_clean(col.name) if staged else cleaned(col.name)
+    norm = staged_normal(col.name) if staged else normalised(col)
     out = []
     if col.required:
         out.append(f"case when {s} is null then '{col.name}: required value is empty' end")
     if col.type != "text":
         out.append(
-            f"case when {s} is not null and {normalised(col)} is null "
+            f"case when {s} is not null and {norm} is null "
             f"then format('{col.name}: %s is not {TYPE_WORDS[col.type]}', quote_literal({s})) end"
         )
     if col.name in ds.date_columns_in_range:
-        value = f"({normalised(col)})::date"
+        value = f"({norm})::date"
         earliest = min_source_date().isoformat()  # validated YYYY-MM-DD: safe to splice
         out.append(
             f"case when {value} < date '{earliest}' "
@@ -109,24 +150,27 @@ def error(col: Column, ds: Dataset) -> list[str]:
     return out
 
 
-def row_rule_error(rule: RowRule, ds: Dataset) -> str:
+def row_rule_error(rule: RowRule, ds: Dataset, staged: bool = False) -> str:
     """SQL: the error text of one row rule, or NULL.
 
     The rule reads the parsed values (``normalised``), which are NULL where a type rule
     already failed: a row whose date cannot be read gets that one message, not a second
     one about an order it does not have.
     """
+    def norm(c: Column) -> str:
+        return staged_normal(c.name) if staged else normalised(c)
+
     col = ds.column(rule.column)
-    value = f"({normalised(col)})::{col.pg_type}"
+    value = f"({norm(col)})::{col.pg_type}"
     why = rule.why.replace("'", "''")
     if isinstance(rule, NotBefore):
         other_col = ds.column(rule.other)
-        other = f"({normalised(other_col)})::{other_col.pg_type}"
+        other = f"({norm(other_col)})::{other_col.pg_type}"
         return (f"case when {value} < {other} then format('{rule.column}: %s is before {rule.other} %s "
                 f"({why})', {value}, {other}) end")
     if isinstance(rule, NotNegative):
         return (f"case when {value} < 0 then format('{rule.column}: %s is negative ({why})', "
-                f"{cleaned(col.name)}) end")
+                f"{staged_clean(col.name) if staged else cleaned(col.name)}) end")
     raise TypeError(f"unknown row rule {rule!r}: add its SQL to clientbase.load.rules.row_rule_error")
 
 
@@ -143,10 +187,10 @@ def in_range(value: str) -> str:
     return f"({value} between date '{min_source_date().isoformat()}' and current_date + {MAX_DAYS_AHEAD})"
 
 
-def errors_array(ds: Dataset, present: set[str]) -> str:
+def errors_array(ds: Dataset, present: set[str], staged: bool = False) -> str:
     """``array[...]`` of every rule's error for the columns the batch carries."""
-    exprs = [e for col in ds.columns if col.name in present for e in error(col, ds)]
-    exprs += [row_rule_error(rule, ds) for rule in ds.row_rules
+    exprs = [e for col in ds.columns if col.name in present for e in error(col, ds, staged)]
+    exprs += [row_rule_error(rule, ds, staged) for rule in ds.row_rules
               if all(name in present for name in _rule_columns(rule))]
     return "array_remove(array[" + ", ".join(exprs) + "]::text[], null)" if exprs else "'{}'::text[]"
 
