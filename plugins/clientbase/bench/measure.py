@@ -158,7 +158,12 @@ def run_cli(args: list[str], home: Path, log_path: Path) -> CliRun:
         proc = subprocess.Popen([*clientbase_command(), *args], stdout=out, stderr=subprocess.STDOUT, env=env,
                                 stdin=subprocess.DEVNULL)
         with RssSampler(proc.pid, home) as sampler:
-            code = proc.wait()
+            try:
+                code = proc.wait()
+            except BaseException:  # the benchmark is stopped (Ctrl-C, SIGTERM): stop the close too
+                proc.terminate()
+                proc.wait(timeout=60)
+                raise
         seconds = time.monotonic() - started
     return CliRun(args, round(seconds, 2), code, sampler.peak_pipeline, sampler.peak_warehouse, log_path)
 

@@ -17,12 +17,15 @@ of record (the JSON and the plot say which it was).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -68,6 +71,8 @@ class Bench:
         self.logs = work / "logs"
         self.peak_rss = 0
         self.peak_warehouse_rss = 0
+        # what is measured so far: written as <size>-<date>.partial.json if the run stops early
+        self.partial: dict[str, object] = {}
 
     def say(self, message: str) -> None:
         self.console.print(f"[bold cyan]bench[/] {message}", highlight=False)
@@ -107,8 +112,19 @@ def run_bench(size: Size, out_dir: Path, *, keep: bool = False, series: str = "a
     bench = Bench(size, work, console)
     started = time.monotonic()
     saved_home = os.environ.get("CLIENTBASE_HOME")
+    if threading.current_thread() is threading.main_thread():
+        # a SIGTERM (a CI timeout, kill PID) unwinds like Ctrl-C: servers stopped, temp folder removed
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         result = _run(bench, out_dir, series)
+    except BaseException as exc:
+        partial = {"size": size.name, "date": dt.date.today().isoformat(), "complete": False,
+                   "stopped_by": f"{type(exc).__name__}: {exc}", "series_mode": series, **bench.partial}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{size.name}-{partial['date']}.partial.json"
+        path.write_text(json.dumps(partial, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        console.print(f"bench stopped early: what was measured is in {path}", markup=False, highlight=False)
+        raise
     finally:
         from clientbase.warehouse import embedded
 
@@ -130,6 +146,14 @@ def run_bench(size: Size, out_dir: Path, *, keep: bool = False, series: str = "a
     return result
 
 
+class Terminated(SystemExit):
+    """The benchmark got SIGTERM."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated(128 + signum)
+
+
 def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
     size, work = bench.size, bench.work
     today = dt.date.today().isoformat()
@@ -140,6 +164,8 @@ def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
     bench.say(f"generated {data.shipment_lines:,} shipment lines in {data.seconds:.1f} s "
               f"(peak RSS {data.peak_rss_bytes / 2 ** 20:.0f} MiB)")
     last = data.months[-1]
+    bench.partial.update(generator_s=data.seconds, generator_peak_rss_bytes=data.peak_rss_bytes,
+                         data={"months": list(data.months), "shipment_lines": data.shipment_lines})
 
     # 1. first close: everything in one run, then the floors on the same server
     home = work / "wh-first"
@@ -149,6 +175,8 @@ def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
     url = bench.url(home)
     os.environ["CLIENTBASE_HOME"] = str(home)  # the floor's dbt reads settings from the environment
     load = measure.shipment_load(url)
+    bench.partial.update(first_close_s=first.seconds, first_close_phases=first.phases, load=load,
+                         peak_rss_bytes=bench.peak_rss)
     bench.say(f"load: {load['rows']:,} shipment rows in {load['seconds']:.1f} s of batches")
     shipment_files = sorted((data.folder / "shipments").glob("*"))
     all_files = sorted(p for p in data.folder.rglob("*") if p.is_file())
@@ -160,10 +188,12 @@ def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
     with bench.console.status("dbt floor (bare dbt build --full-refresh)…"):
         floor_dbt = measure.dbt_floor(url, last, work / "dbt-floor")
     bench.say(f"dbt floor: {floor_dbt['seconds']:.1f} s")
+    bench.partial.update(copy_floor_shipments=floor_ship, copy_floor_all_files=floor_all, dbt_floor=floor_dbt)
     shutil.copyfile(data.late_correction, data.folder / "shipments" / data.late_correction.name)
     late = bench.cli(["run", "--landing", str(data.folder)], home,
                      f"close after a late correction of {data.late_correction_month}")
     first_facts = measure.warehouse_facts(url)
+    bench.partial.update(late_correction_close_s=late.seconds, warehouse=first_facts, series=[])
 
     # 2. month by month
     home = work / "wh-series"
@@ -178,6 +208,7 @@ def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
         series.append({"month": month, "index": data.months.index(month) + 1, "seconds": run.seconds,
                        "measured": measured, "new_files": len(added), "peak_rss_bytes": run.peak_rss_bytes,
                        "phases": run.phases})
+        bench.partial.update(series=series, peak_rss_bytes=bench.peak_rss)
     url = bench.url(home)
     not_measured: dict[str, str] = {}
     full_refresh: dict[str, object] = {}

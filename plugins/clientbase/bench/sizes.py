@@ -31,7 +31,7 @@ class Size:
 
 SIZES: dict[str, Size] = {
     # for the test only: the smallest history the generator accepts
-    "XS": Size("XS", months=6, clients=24, scale=DEMO, compare=(3, 6), late_offset=3,
+    "XS": Size("XS", months=6, clients=24, scale=DEMO, compare=(5, 6), late_offset=3,
                note="test size: 6 months, 24 clients"),
     "S": Size("S", months=24, clients=300, scale=DEMO, compare=(12, 24), note="the demo (clientbase demo)"),
     "M": Size("M", months=12, clients=1_050, scale=DISTRIBUTOR, compare=(6, 12),
