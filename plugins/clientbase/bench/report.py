@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 MD_BEGIN = "<!-- bench:results:begin (written by `clientbase bench --write-md`; do not edit by hand) -->"
 MD_END = "<!-- bench:results:end -->"
+NO_RUN = "No run is recorded yet: `make bench` (M) or `make bench SIZE=L`, then `clientbase bench --write-md`.\n"
 
 
 def judged(figures: dict[str, object]) -> list[dict[str, object]]:
@@ -123,7 +124,8 @@ def write_md(doc: Path, results_dir: Path) -> Path:
         result = json.loads(path.read_text(encoding="utf-8"))
         newest[result["size"]] = result
     order = [s for s in ("L", "M", "S", "XS") if s in newest]
-    section = f"{MD_BEGIN}\n\n{markdown([newest[s] for s in order])}\n{MD_END}"
+    body = markdown([newest[s] for s in order]) if order else NO_RUN
+    section = f"{MD_BEGIN}\n\n{body}\n{MD_END}"
     text = doc.read_text(encoding="utf-8") if doc.exists() else f"# Benchmarks\n\n{MD_BEGIN}\n{MD_END}\n"
     pattern = re.compile(re.escape(MD_BEGIN) + ".*?" + re.escape(MD_END), re.S)
     if not pattern.search(text):
