@@ -32,6 +32,8 @@ def _fmt(name: str, value: object) -> str:
         return "yes" if value else "no"
     if name.endswith("_bytes"):
         return f"{value / GIB:.2f} GiB" if value >= GIB / 4 else f"{value / 2 ** 20:.0f} MiB"
+    if name.endswith("_per_s"):
+        return f"{value:,.0f} rows/s"
     if name.endswith("_s"):
         return f"{value:,.1f} s"
     if isinstance(value, float):
