@@ -4,12 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint fmt clean stop docs bi bi-stop
+.PHONY: install demo test lint fmt clean stop docs bi bi-stop bench
+SIZE ?= M
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies
@@ -38,6 +39,9 @@ docs: install  ## dbt docs (lineage) + GX Data Docs (data quality), served on ht
 
 bi: install  ## Superset on the warehouse (own venv .venv-superset): dashboards, manager roles, screenshots; prints URL and login
 	$(BIN)/clientbase bi
+
+bench: install  ## the benchmark (BENCHMARKS.md): SIZE=S|M|L (default M); JSON + plot in bench/results/
+	$(BIN)/clientbase bench --size $(SIZE)
 
 bi-stop:  ## stop the Superset that `make bi` started
 	$(BIN)/clientbase bi --stop

@@ -502,6 +502,29 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return docs.main([*(["--serve"] if args.serve else []), "--port", str(args.port)])
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The benchmark (issue 12; BENCHMARKS.md): figures against the floor, a table, JSON and a plot."""
+    from clientbase.bench import report
+    from clientbase.bench.measure import BenchError
+    from clientbase.bench.run import run_bench
+    from clientbase.bench.sizes import SIZES
+
+    settings = load_settings()
+    out = Path(args.out).resolve() if args.out else settings.project_root / "bench" / "results"
+    if args.size or not args.write_md:
+        size = SIZES[args.size or "M"]
+        try:
+            run_bench(size, out, keep=args.keep, series=args.series or ("sparse" if size.name == "XS" else "all"),
+                      console=console)
+        except BenchError as exc:
+            console.print(str(exc), style="red", markup=False, highlight=False)
+            return 1
+    if args.write_md:
+        doc = report.write_md(settings.project_root / "BENCHMARKS.md", out)
+        console.print(f"rewrote the figures of {doc} from {out}", markup=False, highlight=False)
+    return 0
+
+
 def cmd_url(args: argparse.Namespace) -> int:
     from clientbase.warehouse.connection import warehouse_url
 
@@ -604,6 +627,19 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(default $CLIENTBASE_HOME/reports)")
     rep.add_argument("--language", choices=("ru", "en"), default="ru", help="labels (default ru)")
     rep.set_defaults(func=cmd_report)
+    bench = sub.add_parser("bench", help="benchmark a distributor of size S|M|L against the physical floor "
+                                         "(BENCHMARKS.md): JSON, table and plot in bench/results/")
+    bench.add_argument("--size", choices=("XS", "S", "M", "L"),
+                       help="S = the demo, M = 12 months x 100 k lines, L = 36 months x 500 k lines (default M; "
+                            "XS is the test's)")
+    bench.add_argument("--keep", action="store_true", help="keep the generated data, warehouses and logs")
+    bench.add_argument("--out", help="folder for <size>-<date>.json and .png (default bench/results)")
+    bench.add_argument("--series", choices=("all", "sparse"),
+                       help="close every month in turn (all, the default) or only the compared months (sparse)")
+    bench.add_argument("--write-md", action="store_true",
+                       help="rewrite BENCHMARKS.md's figures from the newest JSON of each size in --out "
+                            "(alone: without running)")
+    bench.set_defaults(func=cmd_bench)
     sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
     return parser

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from clientbase.generate import model, writers
+from clientbase.generate.scale import DEMO, Scale
 from clientbase.generate.timeline import default_end_month
 
 log = logging.getLogger(__name__)
@@ -36,16 +37,18 @@ class GenerationSummary:
 
 
 def generate(landing_dir: Path | None, source_url: str | None = None, *, months: int = 24,
-             end_month: str | None = None, clients: int = 300, seed: int = 42) -> GenerationSummary:
+             end_month: str | None = None, clients: int = 300, seed: int = 42,
+             scale: Scale = DEMO) -> GenerationSummary:
     """Simulate ``months`` months up to ``end_month`` (``YYYY-MM``; default the last complete
     month) for ``clients`` clients, and write CSV files under ``landing_dir`` and/or the
     source tables into the PostgreSQL database at ``source_url``. Same arguments, same bytes.
+    ``scale`` draws a larger distributor than the demo (``generate/scale.py``; the benchmark's).
     """
     if landing_dir is None and source_url is None:
         raise ValueError("give a landing folder, a source database URL, or both")
     end_month = str(pd.Period(end_month or default_end_month(), freq="M"))
     started = time.monotonic()
-    data = model.simulate(end_month, months, clients, seed)
+    data = model.simulate(end_month, months, clients, seed, scale)
     tables = data.tables()
     files: list[Path] = []
     if landing_dir is not None:

@@ -33,15 +33,22 @@ PRICE_RANGE = {"Чай": (80, 450), "Кофе": (150, 1200), "Кондитерс
                "Бакалея": (50, 200), "Напитки": (40, 150), "Снеки": (40, 250)}
 
 
-def build_products(rng: np.random.Generator) -> pd.DataFrame:
-    """The 40-SKU catalogue with list price, unit cost, case size and popularity."""
+PACK_SIZES = ("", "x2", "x4", "x6", "x12", "x24", "x48", "x96")  # variants of a line at scale (scale.py)
+
+
+def build_products(rng: np.random.Generator, variants: int = 1) -> pd.DataFrame:
+    """The 40-SKU catalogue (40 x ``variants`` at scale) with list price, unit cost, case
+    size and popularity. Variant 0 of a line is the demo's SKU; the others are the same line
+    in a multipack (``... x4``), drawn after it, so one variant draws exactly what the demo did."""
     rows = []
     for category, (brands, lines) in names.CATALOGUE.items():
         low, high = PRICE_RANGE[category]
         for line in lines:
-            brand = brands[rng.integers(len(brands))]
-            rows.append({"name": f'{line} "{brand}"', "category": category, "brand": brand,
-                         "price": round(float(rng.uniform(low, high)), 2)})
+            for variant in range(variants):
+                brand = brands[rng.integers(len(brands))]
+                label = f'{line} "{brand}"' + (f" {PACK_SIZES[variant % len(PACK_SIZES)]}" if variant else "")
+                rows.append({"name": label, "category": category, "brand": brand,
+                             "price": round(float(rng.uniform(low, high)), 2)})
     products = pd.DataFrame(rows)
     products.insert(0, "sku", [f"SKU{i + 1:03d}" for i in range(len(products))])
     products["unit_cost"] = (products["price"] * rng.uniform(0.68, 0.85, len(products))).round(2)
@@ -84,7 +91,7 @@ def build_clients(kinds: np.ndarray, territories: tuple[str, ...], rng: np.rando
 
 
 def build_points(clients: pd.DataFrame, territories: tuple[str, ...], n_products_categories: int,
-                 rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+                 rng: np.random.Generator, extra_points: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     """Trade points of clients plus census points nobody buys for yet.
 
     Returns the points and a (P, categories) matrix of each point's category appetite, so
@@ -94,6 +101,7 @@ def build_points(clients: pd.DataFrame, territories: tuple[str, ...], n_products
     for tier, (options, p) in POINTS_BY_TIER.items():
         mask = (clients["tier"] == tier).to_numpy()
         per_client[mask] = rng.choice(options, mask.sum(), p=p)
+    per_client += extra_points  # a larger distributor's clients have more shops (scale.py); 0 in the demo
     owner = np.repeat(np.arange(len(clients)), per_client)
     number = np.concatenate([np.arange(1, k + 1) for k in per_client])
     n_census = max(3, round(CENSUS_SHARE * len(clients)))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from clientbase.contract import DATASETS
 from clientbase.generate import audits, costs, entities, history, lifecycle, receivables, shipments, visits
+from clientbase.generate.scale import DEMO, Scale
 from clientbase.generate.statuses import client_statuses, status_counts
 from clientbase.generate.timeline import Timeline
 
@@ -47,6 +48,7 @@ class DemoData:
     payments: pd.DataFrame       # one row per (payment order, invoice)
     retail_audits: pd.DataFrame  # one row per SKU checked in an audit
     end_statuses: dict[str, int]  # client statuses in the last month, from the shipments
+    scale: Scale = DEMO
 
     def final_shipments(self) -> pd.DataFrame:
         """The ERP's current state of the shipments (what SQL mode holds)."""
@@ -59,7 +61,7 @@ class DemoData:
         return {name: current.get(name, getattr(self, name)) for name in DATASETS}
 
 
-def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoData:
+def simulate(end_month: str, n_months: int, n_clients: int, seed: int, scale: Scale = DEMO) -> DemoData:
     if n_months < lifecycle.MIN_MONTHS:
         raise ValueError(f"months must be at least {lifecycle.MIN_MONTHS}, got {n_months}")
     if n_clients < lifecycle.MIN_CLIENTS:
@@ -69,11 +71,11 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoDa
     kinds = lifecycle.assign_kinds(n_clients, stream(seed, "kinds"))
     life = lifecycle.simulate(kinds, n_months, stream(seed, "lifecycle"))
     territories = entities.territories_for(n_clients)
-    products = entities.build_products(stream(seed, "products"))
+    products = entities.build_products(stream(seed, "products"), scale.sku_variants)
     products["mml"] = audits.mml_flags(products)
     clients = entities.build_clients(kinds, territories, stream(seed, "clients"))
     points, appetite = entities.build_points(clients, territories, products["category"].nunique(),
-                                             stream(seed, "points"))
+                                             stream(seed, "points"), scale.extra_points)
     staff = entities.build_staff(n_clients, points, territories, stream(seed, "staff"))
     hist = history.simulate(timeline, clients, points, staff, life, stream(seed, "history"))
 
@@ -83,9 +85,9 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoDa
 
     point_open = hist.point_active[:, hist.asof(n_months)]
     buys = shipments.point_activity(points, life.active, point_open, stream(seed, "point_activity"))
-    order_rows = shipments.orders(timeline, points, visit_rows, buys, stream(seed, "orders"))
+    order_rows = shipments.orders(timeline, points, visit_rows, buys, stream(seed, "orders"), scale.phone_orders)
     lines = shipments.waybill_lines(timeline, order_rows, points, appetite, products, clients, hist,
-                                    stream(seed, "lines"))
+                                    stream(seed, "lines"), scale.skus_per_order, scale.max_skus)
     fixed = shipments.corrections(timeline, lines, stream(seed, "corrections"))
     client_buys = np.zeros_like(buys)
     has_client = points["client_idx"].to_numpy() >= 0
@@ -120,6 +122,7 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int) -> DemoDa
         payments=_contract(payment_rows, "payments"),
         retail_audits=_contract(audit_rows, "retail_audits"),
         end_statuses=status_counts(client_statuses(activity)[:, -1]),
+        scale=scale,
     )
 
 

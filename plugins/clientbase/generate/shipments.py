@@ -48,7 +48,7 @@ def point_activity(points: pd.DataFrame, client_active: np.ndarray, point_open: 
 
 
 def orders(timeline: Timeline, points: pd.DataFrame, visit_rows: pd.DataFrame, buys: np.ndarray,
-           rng: np.random.Generator) -> pd.DataFrame:
+           rng: np.random.Generator, phone_factor: float = 1.0) -> pd.DataFrame:
     """Distinct (p, t, date) orders: on visits, by phone, and one at least per buying point-month."""
     p_v, t_v = visit_rows["p"].to_numpy(), visit_rows["t"].to_numpy()
     on_visit = buys[p_v, t_v] & (rng.random(len(visit_rows)) < points["p_order"].to_numpy()[p_v])
@@ -59,7 +59,7 @@ def orders(timeline: Timeline, points: pd.DataFrame, visit_rows: pd.DataFrame, b
     tier = points["tier"].to_numpy()[p_a]
     lam = np.select([tier == "vip", tier == "key"], [PHONE_ORDERS["vip"], PHONE_ORDERS["key"]],
                     PHONE_ORDERS["regular"])
-    extra = rng.poisson(lam)
+    extra = rng.poisson(lam * phone_factor if phone_factor != 1.0 else lam)
     has_visit_order = np.zeros(buys.shape, dtype=bool)
     has_visit_order[taken["p"].to_numpy(), taken["t"].to_numpy()] = True
     extra = np.where(has_visit_order[p_a, t_a], extra, np.maximum(extra, 1))
@@ -80,7 +80,8 @@ def _random_workday(timeline: Timeline, t: np.ndarray, rng: np.random.Generator)
 
 def waybill_lines(timeline: Timeline, order_rows: pd.DataFrame, points: pd.DataFrame,
                   appetite: np.ndarray, products: pd.DataFrame, clients: pd.DataFrame,
-                  history: History, rng: np.random.Generator) -> pd.DataFrame:
+                  history: History, rng: np.random.Generator, skus_factor: float = 1.0,
+                  max_skus: int = MAX_SKUS) -> pd.DataFrame:
     """All waybill lines as first posted (sales, cancelled entries and returns)."""
     n = len(order_rows)
     p = order_rows["p"].to_numpy()
@@ -88,17 +89,16 @@ def waybill_lines(timeline: Timeline, order_rows: pd.DataFrame, points: pd.DataF
     tier = points["tier"].to_numpy()[p]
     mean_skus = np.select([tier == "vip", tier == "key"], [SKUS_PER_ORDER["vip"], SKUS_PER_ORDER["key"]],
                           SKUS_PER_ORDER["regular"])
-    k = np.where(points["systematic"].to_numpy()[p], 3 + rng.poisson(1.5, n), 1 + rng.poisson(mean_skus))
-    k = np.clip(k, 1, min(MAX_SKUS, len(products)))
+    if skus_factor != 1.0:
+        mean_skus = mean_skus * skus_factor
+    systematic_skus = 1.5 if skus_factor == 1.0 else 1.5 * skus_factor
+    k = np.where(points["systematic"].to_numpy()[p], 3 + rng.poisson(systematic_skus, n), 1 + rng.poisson(mean_skus))
+    k = np.clip(k, 1, min(max_skus, len(products)))
 
     # Gumbel top-k: k distinct SKUs per order, weighted by the point's category appetite.
     categories = pd.Categorical(products["category"], categories=list(dict.fromkeys(products["category"])))
     weight = appetite[:, categories.codes] * products["popularity"].to_numpy()[None, :]
-    keys = np.log(weight[p]) + rng.gumbel(size=(n, len(products)))
-    ranked = np.argsort(-keys, axis=1, kind="stable")
-    take = np.arange(len(products))[None, :] < k[:, None]
-    o_idx, slot = np.nonzero(take)
-    sku_idx = ranked[o_idx, slot]
+    o_idx, slot, sku_idx = _top_k(np.log(weight), p, k, rng)
 
     # Some orders ship on two waybills the same day; some waybills are keyed twice and cancelled.
     split = (rng.random(n) < SPLIT_RATE) & (k >= 2)
@@ -122,6 +122,32 @@ def waybill_lines(timeline: Timeline, order_rows: pd.DataFrame, points: pd.DataF
     lines["sku"] = products["sku"].to_numpy()[lines["sku_idx"].to_numpy()]
     lines["manager_id"] = history.owner[c, history.asof(timeline.n)[lines["t"].to_numpy()]]
     return lines.sort_values(["doc_date", "doc_id", "line_no"], kind="stable").reset_index(drop=True)
+
+
+# Orders x SKUs drawn at once in the Gumbel top-k; above it the draw goes in chunks of rows
+# (the same numbers: numpy fills an array in order), so memory stays flat at any size.
+TOP_K_CELLS = 8_000_000
+
+
+def _top_k(log_weight: np.ndarray, p: np.ndarray, k: np.ndarray,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, slot, sku) of k distinct SKUs per order, by Gumbel top-k over the point's weights."""
+    n, n_products = len(p), log_weight.shape[1]
+    step = max(1, TOP_K_CELLS // n_products)
+    o_parts, slot_parts, sku_parts = [], [], []
+    for start in range(0, n, step):  # one pass in the demo; a few dozen chunks at size L
+        rows = slice(start, min(n, start + step))
+        keys = log_weight[p[rows]] + rng.gumbel(size=(len(p[rows]), n_products))
+        ranked = np.argsort(-keys, axis=1, kind="stable")
+        take = np.arange(n_products)[None, :] < k[rows, None]
+        o_idx, slot = np.nonzero(take)
+        o_parts.append(o_idx + start)
+        slot_parts.append(slot)
+        sku_parts.append(ranked[o_idx, slot])
+    if not o_parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(o_parts), np.concatenate(slot_parts), np.concatenate(sku_parts)
 
 
 def _number_documents(lines: pd.DataFrame, prefix: str) -> pd.DataFrame:

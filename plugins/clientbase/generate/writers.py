@@ -246,7 +246,8 @@ def file_batches(data: DemoData) -> list[tuple[str, str, pd.DataFrame, FileForm]
             # payments always do (the bank statements are processed in 1C).
             old_exporter = dataset in ("shipments", "invoices") and period.month % 2 == 1
             form = ONE_C if old_exporter or dataset == "payments" else PLAIN
-            if dataset == "shipments" and period == workbook_month:  # one month saved from 1C as .xlsx
+            # one month saved from 1C as .xlsx (not at scale: generate/scale.py)
+            if dataset == "shipments" and period == workbook_month and data.scale.workbooks:
                 out.append((f"{dataset}/{dataset}_{period}.xlsx", dataset, rows, ONE_C_WORKBOOK))
                 continue
             out.append((f"{dataset}/{dataset}_{period}.csv", dataset, rows, form))
