@@ -4,6 +4,13 @@
 -- to keep, so it counts in neither receivables nor the plan nor the payments (our reading).
 -- paid_on_time is the invoice's part of §8's paid_on_time: what was paid on it by its due date,
 -- reversals netted, capped at the amount and never below 0; it belongs to the month it falls due.
+--
+-- Physical design: PostgreSQL estimates 1 row for the filtered "last version wins" view of
+-- invoices, so it joined the payments view in a nested loop that re-ran that view for every
+-- invoice (quadratic: 19 min of the bench's M first close, 73 k invoices x 72 k payments,
+-- EXPLAIN in BENCHMARKS.md). Nested loops are off for this model's statement only (set
+-- local: its transaction), which leaves the planner a hash join on doc_id.
+{{ config(pre_hook="set local enable_nestloop = off") }}
 
 with
 

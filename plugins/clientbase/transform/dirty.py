@@ -13,7 +13,9 @@ the last successful build (``audit.builds``):
   replaces (a re-exported period) touches nothing;
 * a reference list dated by ``snapshot_date`` (clients, trade_points) touches the month it
   comes into force (int_reference_lists_monthly: the list in force on a month's last day), and
-  everything when it is dated on or before the first list, which the months before it use;
+  everything when it is dated on or before the first list, which the months before it use,
+  or when it names an id no earlier list had (every listed client or point has a row in
+  every month of the spine, ``potential`` before it is active);
 * a dataset without a date (managers, products) touches every month;
 * ``report_month`` moving forward touches the month after the previous build's, moving back
   the new one.
@@ -249,11 +251,23 @@ def _list_touches(conn: psycopg.Connection, ds: Dataset, rows: list, max_batch: 
         f"and q.released_in_batch is null and q.batch_id = o.{BATCH_COLUMN} and q.line_no = o.{LINE_COLUMN})",
         (max_batch, ds.name, since),
     ).fetchone()[0]
+    # an id no earlier list named: every client (point) ever listed has a row in every month
+    # of the spine (``potential`` before it is active), so a newcomer changes all months
+    id_column = next(c for c in ds.key if c != LIST_DATE)
+    newcomer = conn.execute(
+        f"select exists (select from raw.{ds.name} n where n.{BATCH_COLUMN} > %(max_batch)s "
+        f"and not exists (select from raw.{ds.name} o where o.{id_column} = n.{id_column} "
+        f"and o.{BATCH_COLUMN} <= %(max_batch)s))",
+        {"max_batch": max_batch},
+    ).fetchone()[0]
     out = []
     for source, first, last in rows:
         if first is None:
             continue
-        if first_list is None or first <= _month(first_list):
+        if newcomer:
+            out.append(Touch(ds.name, f"{source} (names a {id_column} no earlier list had: it has a row "
+                                      "in every month)", None))
+        elif first_list is None or first <= _month(first_list):
             out.append(Touch(ds.name, f"{source} (dated on or before the first list)", None))
         else:
             out.append(Touch(ds.name, source, first, last))
