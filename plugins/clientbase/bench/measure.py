@@ -286,14 +286,19 @@ def dbt_floor(url: str, report_month: str, target: Path) -> dict[str, float]:
     """A bare ``dbt build`` of the month close's models (the same selection and vars as
     ``transform/dbt.py`` builds), ``--full-refresh`` so every model is rebuilt from scratch as
     in a first close, whether the models are tables or incremental."""
+    from clientbase import tasks
     from clientbase.transform import dbt
 
+    month = tasks.parse_month(report_month).isoformat()  # the var is a date: 'YYYY-MM-01'
     started = time.monotonic()
     code = dbt.run_dbt(url, ["build", "--full-refresh", "--exclude", *dbt.BUILD_EXCLUDE], target,
-                       vars={"report_month": report_month})
+                       vars={"report_month": month})
     seconds = time.monotonic() - started
-    if code > 1:
-        raise BenchError(f"the floor's dbt build failed (exit {code}): see {target / 'logs'}")
+    # a model that errors skips everything downstream: a floor that fast is no floor
+    errors = dbt.node_errors(target)
+    if code > 1 or errors:
+        raise BenchError(f"the floor's dbt build failed (exit {code}): {'; '.join(errors)[:500]} "
+                         f"— see {target / 'logs'}")
     return {"seconds": round(seconds, 2), "exit_code": code}
 
 
