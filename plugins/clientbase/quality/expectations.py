@@ -396,7 +396,8 @@ def validate(url: str, suites: list[SuiteSpec], params: Mapping[str, Any], run_i
     # create_temp_table: GX computes each expectation's metric with its own query over the
     # asset's query; over a staging view (which ranks every loaded version of every key) that
     # re-ran the dedup once per expectation, the largest part of a month close at size M
-    # (BENCHMARKS.md). A temporary table per batch runs the view once per suite.
+    # (BENCHMARKS.md). A temporary table per batch runs the view once per batch (a suite's
+    # dirty-month rows, its whole-table checks, a failed row check's examples: one each).
     datasource = context.data_sources.add_postgres(
         DATASOURCE, connection_string=sqlalchemy_url(url, "psycopg2"), create_temp_table=True)
     try:
