@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'clients'), ['trim(client_id)', 'snapshot_date']) }}
+    {{ latest_version(source('raw', 'clients'), ['client_id', 'snapshot_date']) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'invoices'), ['trim(doc_id)']) }}
+    {{ latest_version(source('raw', 'invoices'), ['doc_id']) }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'managers'), ['trim(manager_id)']) }}
+    {{ latest_version(source('raw', 'managers'), ['manager_id']) }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'payments'), ['trim(payment_id)', 'trim(doc_id)']) }}
+    {{ latest_version(source('raw', 'payments'), ['payment_id', 'doc_id']) }}
 
 ),
 

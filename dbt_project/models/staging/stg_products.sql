@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'products'), ['trim(sku)']) }}
+    {{ latest_version(source('raw', 'products'), ['sku']) }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'rep_costs'), ["date_trunc('month', month)", 'trim(rep_id)']) }}
+    {{ latest_version(source('raw', 'rep_costs'), ['month', 'rep_id']) }}
 
 ),
 

@@ -4,7 +4,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'retail_audits'), ['trim(audit_id)', 'trim(sku)']) }}
+    {{ latest_version(source('raw', 'retail_audits'), ['audit_id', 'sku']) }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'shipments'), ['trim(doc_id)', 'line_no']) }}
+    {{ latest_version(source('raw', 'shipments'), ['doc_id', 'line_no']) }}
 
 ),
 

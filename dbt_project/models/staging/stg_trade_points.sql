@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'trade_points'), ['trim(point_id)', 'snapshot_date']) }}
+    {{ latest_version(source('raw', 'trade_points'), ['point_id', 'snapshot_date']) }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'visit_plan'), ['plan_date', 'trim(rep_id)', 'trim(point_id)']) }}
+    {{ latest_version(source('raw', 'visit_plan'), ['plan_date', 'rep_id', 'point_id']) }}
 
 ),
 

@@ -3,7 +3,7 @@ with
 
 latest_versions as (
 
-    {{ latest_version(source('raw', 'visits'), ['trim(visit_id)']) }}
+    {{ latest_version(source('raw', 'visits'), ['visit_id']) }}
 
 ),
 

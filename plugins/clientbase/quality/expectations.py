@@ -394,7 +394,7 @@ def validate(url: str, suites: list[SuiteSpec], params: Mapping[str, Any], run_i
     _quiet_gx_logging()
     context = _ephemeral_context(results_dir)
     # create_temp_table: GX computes each expectation's metric with its own query over the
-    # asset's query; over a staging view (which ranks every loaded version of every key) that
+    # asset's query; over a staging view (which picks the last of every loaded version of a key) that
     # re-ran the dedup once per expectation, the largest part of a month close at size M
     # (BENCHMARKS.md). A temporary table per batch runs the view once per batch (a suite's
     # dirty-month rows, its whole-table checks, a failed row check's examples: one each).
