@@ -7,8 +7,10 @@ month. The rule, from the generator's file names (``generate/writers.py``):
 
 - ``<dataset>/<dataset>_YYYY-MM.<csv|xlsx>`` (shipments, visits, plans, invoices, payments,
   audits): known at the end of that month;
-- ``shipments/shipments_YYYY-MM_corrections.csv``: corrections made during that month (the
-  generator writes them for the last month), known at its end;
+- ``shipments/shipments_YYYY-MM_corrections.csv``: corrections made during that month (of its
+  lines and the two months' before), known at its end; at M and L every month from the third
+  has one (``Scale.monthly_corrections``), so every close compared rebuilds the same three
+  months; S (the demo) has one, in the last month;
 - reference lists ``<dataset>_YYYY-MM-DD.<csv|xlsx>`` (clients, trade points): known from
   their date on;
 - ``rep_costs/rep_costs_YYYY.csv``: the year's cost sheet, re-sent every month with the

@@ -88,7 +88,7 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int, scale: Sc
     order_rows = shipments.orders(timeline, points, visit_rows, buys, stream(seed, "orders"), scale.phone_orders)
     lines = shipments.waybill_lines(timeline, order_rows, points, appetite, products, clients, hist,
                                     stream(seed, "lines"), scale.skus_per_order, scale.max_skus)
-    fixed = shipments.corrections(timeline, lines, stream(seed, "corrections"))
+    fixed = shipments.corrections(timeline, lines, stream(seed, "corrections"), scale.monthly_corrections)
     client_buys = np.zeros_like(buys)
     has_client = points["client_idx"].to_numpy() >= 0
     client_buys[has_client] = life.active[points["client_idx"].to_numpy()[has_client]]

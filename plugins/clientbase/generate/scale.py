@@ -23,6 +23,9 @@ class Scale:
     orders taken by phone per buying point-month. ``extra_points``: trade points each client
     has beyond the demo's draw. ``workbooks``: one month of shipments as an .xlsx report
     (the demo's; off at scale, where openpyxl would take longer than the whole simulation).
+    ``monthly_corrections``: a corrections batch every month (re-sending lines of that month
+    and the two before) instead of the demo's one batch in the last month
+    (``shipments.corrections``).
     """
 
     sku_variants: int = 1
@@ -31,6 +34,7 @@ class Scale:
     phone_orders: float = 1.0
     extra_points: int = 0
     workbooks: bool = True
+    monthly_corrections: bool = False
 
     @property
     def is_demo(self) -> bool:
@@ -41,4 +45,4 @@ DEMO = Scale()
 # What `clientbase bench` uses for sizes M and L: ~100 lines per client-month (measured:
 # see BENCHMARKS.md), ~3 trade points per client, a 240-SKU catalogue.
 DISTRIBUTOR = Scale(sku_variants=6, skus_per_order=7.0, max_skus=60, phone_orders=6.0, extra_points=1,
-                    workbooks=False)
+                    workbooks=False, monthly_corrections=True)

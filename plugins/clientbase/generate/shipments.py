@@ -217,16 +217,42 @@ def _posting_times(lines: pd.DataFrame, rng: np.random.Generator) -> pd.Series:
     return lines["doc_id"].map(stamp)
 
 
-def corrections(timeline: Timeline, lines: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Lines of the last months re-sent later with a new quantity, or cancelled."""
-    end = timeline.end(timeline.n - 1)
+def corrections(timeline: Timeline, lines: pd.DataFrame, rng: np.random.Generator,
+                monthly: bool = False) -> pd.DataFrame:
+    """Lines of the last months re-sent later with a new quantity, or cancelled.
+
+    The demo's ERP sends one corrections batch, in the last month. ``monthly`` (the
+    distributor profile, generate/scale.py): one batch in every month from the third on, as
+    a large ERP re-posts the month's and the two months before's documents every month; each
+    line is corrected at most once, so the batches stay independent of their order. Why the
+    benchmark needs it: a close with corrections rebuilds from two months back, one without
+    only its own month, so comparing the close of month 36 (with the demo's one batch) with
+    month 12 (without) would measure the corrections, not the history (BENCHMARKS.md).
+    """
+    months = range(CORRECTION_MONTHS - 1, timeline.n) if monthly else (timeline.n - 1,)
+    taken = np.zeros(len(lines), dtype=bool)
+    batches = []
+    for month in months:
+        fixed, chosen = _corrections_in(timeline, lines, rng, month, taken)
+        taken[chosen] = True
+        batches.append(fixed)
+    return pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
+
+
+def _corrections_in(timeline: Timeline, lines: pd.DataFrame, rng: np.random.Generator, month: int,
+                    taken: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The corrections made during ``month`` (index), of lines of that month and the
+    CORRECTION_MONTHS - 1 before; returns them and the positions in ``lines`` they correct."""
+    end = timeline.end(month)
     returned = set(lines["returned_doc"].dropna())
-    candidates = lines[(lines["status"] == "posted") & (lines["qty"] > 0)
-                       & (lines["t"] >= timeline.n - CORRECTION_MONTHS)
-                       & (lines["doc_date"] <= end - pd.Timedelta(days=3))
-                       & ~((lines["line_no"] == 1) & lines["doc_id"].isin(returned))]
-    n = max(5, round(CORRECTION_RATE * len(candidates)))
-    fixed = candidates.iloc[np.sort(rng.choice(len(candidates), min(n, len(candidates)), replace=False))].copy()
+    mask = ((lines["status"] == "posted") & (lines["qty"] > 0)
+            & (lines["t"] >= month - CORRECTION_MONTHS + 1) & (lines["t"] <= month)
+            & (lines["doc_date"] <= end - pd.Timedelta(days=3))
+            & ~((lines["line_no"] == 1) & lines["doc_id"].isin(returned))).to_numpy() & ~taken
+    positions = np.flatnonzero(mask)
+    n = max(5, round(CORRECTION_RATE * len(positions)))
+    chosen = positions[np.sort(rng.choice(len(positions), min(n, len(positions)), replace=False))]
+    fixed = lines.iloc[chosen].copy()
     cancel = (fixed["line_no"].to_numpy() >= 2) & (rng.random(len(fixed)) < 0.2)
     factor = rng.choice(CORRECTION_FACTORS, len(fixed))
     old = fixed["qty"].to_numpy()
@@ -237,13 +263,13 @@ def corrections(timeline: Timeline, lines: pd.DataFrame, rng: np.random.Generato
     fixed["revenue"] = np.round(fixed["revenue"].to_numpy() * new / old, 2)
     fixed["cost"] = np.round(fixed["cost"].to_numpy() * new / old, 2)
     fixed["qty"] = new
-    # Corrected in the last month, on a working hour, at least two days after the shipment.
+    # Corrected in that month, on a working hour, at least two days after the shipment.
     earliest = np.maximum(fixed["doc_date"].to_numpy() + np.timedelta64(2, "D"),
-                          timeline.start(timeline.n - 1).to_datetime64())
+                          timeline.start(month).to_datetime64())
     span = (end.to_datetime64() - earliest) // np.timedelta64(1, "D") + 1
     day = earliest + (rng.random(len(fixed)) * span).astype("timedelta64[D]")
     fixed["updated_at"] = day + (9 * 3600 + rng.integers(0, 10 * 3600, len(fixed))).astype("timedelta64[s]")
-    return fixed.reset_index(drop=True)
+    return fixed.reset_index(drop=True), chosen
 
 
 def apply_corrections(lines: pd.DataFrame, fixed: pd.DataFrame) -> pd.DataFrame:

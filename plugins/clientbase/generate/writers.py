@@ -251,8 +251,10 @@ def file_batches(data: DemoData) -> list[tuple[str, str, pd.DataFrame, FileForm]
                 out.append((f"{dataset}/{dataset}_{period}.xlsx", dataset, rows, ONE_C_WORKBOOK))
                 continue
             out.append((f"{dataset}/{dataset}_{period}.csv", dataset, rows, form))
-    last = data.timeline.label(data.timeline.n - 1)
-    out.append((f"shipments/shipments_{last}_corrections.csv", "shipments", data.corrections, ONE_C))
+    # one corrections file per month corrections were made in (the demo: the last month only)
+    corrected_in = pd.to_datetime(data.corrections["updated_at"]).dt.to_period("M")
+    for period, rows in data.corrections.groupby(corrected_in, sort=True):
+        out.append((f"shipments/shipments_{period}_corrections.csv", "shipments", rows, ONE_C))
     years = pd.to_datetime(data.rep_costs["month"]).dt.year
     for year, rows in data.rep_costs.groupby(years, sort=True):
         out.append((f"rep_costs/rep_costs_{year}.csv", "rep_costs", rows, ONE_C))

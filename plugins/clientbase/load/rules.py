@@ -43,7 +43,9 @@ def candidate(col: Column, s: str) -> str | None:
     if col.type == "date":
         return _iso_date(s)
     if col.type == "timestamp":
-        return f"regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1')"
+        # an ISO timestamp (a '-' fifth: never so in DD.MM.YYYY) skips the regular expression
+        return (f"(case when substr({s}, 5, 1) = '-' then {s} "
+                f"else regexp_replace({s}, '^([0-9]{{1,2}})[.]([0-9]{{1,2}})[.]([0-9]{{4}})', '\\3-\\2-\\1') end)")
     return None
 
 
@@ -67,7 +69,9 @@ def normalised(col: Column, s: str | None = None) -> str:
     if rewrite is not None:
         return accepted(col, rewrite)
     if col.type == "int":
-        return f"(case when {s} ~ '^[+-]?[0-9]{{1,18}}$' then {s} end)"
+        # unsigned digits (nearly every value) pass without the regular expression: same verdict
+        return (f"(case when ltrim({s}, '0123456789') = '' and length({s}) between 1 and 18 then {s} "
+                f"when {s} ~ '^[+-]?[0-9]{{1,18}}$' then {s} end)")
     if col.type == "month":
         return date_text(s, col.type)
     if col.type == "bool":
