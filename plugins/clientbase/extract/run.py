@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import psycopg
+from psycopg import sql
 
 from clientbase import progress
 from clientbase.contract import DATASETS, ERP, Dataset
@@ -206,6 +207,22 @@ def extract_sql(conn: psycopg.Connection, ds: Dataset, source_url: str | SourceD
         )]
 
 
+def _analyze_if_grown(conn: psycopg.Connection, ds: Dataset, rows: int) -> None:
+    """Refresh the planner's statistics of a raw table the extraction just added ``rows`` to.
+
+    Why not leave it to autovacuum: the month close reads the new batches right after the
+    load (``_batch_id > `` the last build's, transform/dirty.py), before autovacuum's next
+    round, with the statistics of before the load (the BRIN index on ``_batch_id`` gives the
+    planner no way to look up the real maximum), and the plans it picks for a table half as
+    large as it is are nested loops over the new rows. Measured at size M on the dirty-month
+    query of shipments after a load of five months (513 k new lines on 680 k): 165 s with the
+    statistics of before the load, 3.4 s analysed. ANALYZE samples 30 000 rows whatever the
+    table's size (a fraction of a second).
+    """
+    if rows:
+        conn.execute(sql.SQL("analyze {}.{}").format(sql.Identifier(schema.RAW), sql.Identifier(ds.name)))
+
+
 def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources) -> list[BatchResult]:
     """Bring every named dataset into raw, in the given order (reference lists first)."""
     results: list[BatchResult] = []
@@ -217,9 +234,11 @@ def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources)
             released = release_quarantined(conn, ds)
             if released:
                 log.info("%s: %d quarantined rows released", name, released)
+            first = len(results)
             if source_url:
                 progress.report(f"{name}: reading the {ds.source.upper()} database")
                 results.extend(extract_sql(conn, ds, source_url))
+                _analyze_if_grown(conn, ds, released + sum(r.rows_loaded for r in results[first:]))
                 continue
             if sources.landing_dir is None:
                 raise ValueError(f"no source for {name}: set a landing folder (CLIENTBASE_LANDING_DIR) or the "
@@ -237,6 +256,7 @@ def extract_datasets(url: str, dataset_names: tuple[str, ...], sources: Sources)
                 else:
                     results.append(extract_file(conn, ds, path, sources.landing_dir))
             record_not_read(conn, name, not_read)
+            _analyze_if_grown(conn, ds, released + sum(r.rows_loaded for r in results[first:]))
         if sources.landing_dir is not None:
             record_not_read(conn, None, files.survey_landing(sources.landing_dir, tuple(DATASETS)))
     return results
