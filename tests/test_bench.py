@@ -8,6 +8,7 @@ met flag, and the JSON and the plot are written.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -15,6 +16,7 @@ from clientbase.bench import generation, report
 from clientbase.bench.run import _series_plan, run_bench
 from clientbase.bench.sizes import SIZES
 from clientbase.bench.targets import TARGETS
+from conftest import REPO
 
 
 def test_files_known_at_the_end_of_a_month():
@@ -64,3 +66,16 @@ def test_bench_xs_end_to_end(tmp_path):
     doc = report.write_md(tmp_path / "BENCHMARKS.md", out)
     text = doc.read_text(encoding="utf-8")
     assert report.MD_BEGIN in text and "### Size XS" in text and "first close" in text
+
+
+def test_write_md_ignores_a_run_that_stopped_early(tmp_path):
+    """A ``.partial.json`` (a run stopped half-way) never replaces the complete run of its size."""
+    complete = sorted((REPO / "bench" / "results").glob("M-*.json"))
+    complete = [p for p in complete if not p.name.endswith(".partial.json")]
+    assert complete, "bench/results holds the M run of record (BENCHMARKS.md shows it)"
+    shutil.copy(complete[-1], tmp_path / complete[-1].name)
+    (tmp_path / "M-2999-01-01.partial.json").write_text(
+        json.dumps({"size": "M", "date": "2999-01-01", "complete": False, "stopped_by": "KeyboardInterrupt: "}),
+        encoding="utf-8")
+    text = report.write_md(tmp_path / "BENCHMARKS.md", tmp_path).read_text(encoding="utf-8")
+    assert "### Size M" in text and "2999-01-01" not in text

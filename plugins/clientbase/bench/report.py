@@ -120,10 +120,16 @@ def markdown(results: list[dict]) -> str:
 
 
 def write_md(doc: Path, results_dir: Path) -> Path:
-    """Rewrite the marked section of ``doc`` from the newest JSON of each size in ``results_dir``."""
+    """Rewrite the marked section of ``doc`` from the newest JSON of each size in ``results_dir``.
+
+    A run that stopped early (``<size>-<date>.partial.json``, ``"complete": false``) is not a
+    result: its figures are incomplete, so it never replaces a complete run here.
+    """
     newest: dict[str, dict] = {}
     for path in sorted(results_dir.glob("*.json")):
         result = json.loads(path.read_text(encoding="utf-8"))
+        if result.get("complete") is False:
+            continue
         newest[result["size"]] = result
     order = [s for s in ("L", "M", "S", "XS") if s in newest]
     body = markdown([newest[s] for s in order]) if order else NO_RUN
