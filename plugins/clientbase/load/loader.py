@@ -37,9 +37,9 @@ decimal rewrites, 2 ``pg_input_is_valid``, the error array, the casts: 0.2-0.4 s
 accept more than sources.md does (``today``, ``1_000``, ``NaN``, ``0x1F``), so they cannot
 replace the rules. Cheaper tests in front of the regular expressions (``ltrim`` over a
 character set, ``strpos``) measured no faster, except for whole numbers and timestamps
-(about 0.35 s in all), which ``rules`` therefore has. Even a zero-cost check leaves COPY + insert + duplicates at 3.2 s =
-2.6 x the floor: 50 % of the floor needs the rows to reach raw in one COPY, with the checks
-inside it (PostgreSQL 17's ``COPY ... ON_ERROR``, not in the embedded 16). Peak RSS 57 MiB
+(about 0.35 s in all), which ``rules`` therefore has. Even a zero-cost check leaves COPY +
+insert + duplicates at 3.2 s = 2.6 x the floor: 50 % of the floor needs the rows to reach raw
+in one COPY, with the checks inside it (PostgreSQL 17's ``COPY ... ON_ERROR``, not in the embedded 16). Peak RSS 57 MiB
 (158 MiB before issue 12, which read the whole file into memory to detect its encoding).
 """
 
