@@ -69,6 +69,18 @@ def raw_table_ddl(ds: Dataset) -> str:
     added = "\n".join(f"alter table {RAW}.{ds.name} add column if not exists {c.name} {c.pg_type};"
                       for c in ds.columns)
     key = ", ".join(ds.key)
+    month_statistics = ""
+    if ds.date_columns_in_range and not ds.is_reference:
+        column = ds.date_columns_in_range[0]
+        month_statistics = f"""
+-- the month its staging view derives (date_trunc('month', {column})::date), which every
+-- incremental close and GX batch filters on. Without statistics on that expression PostgreSQL
+-- estimates the filter at a third of the rows and hashes every version of every key for the
+-- "last version wins" anti-join (macros/staging.sql); with them (built by the ANALYZE after
+-- each load) it estimates the month right and probes {ds.name}_key_idx instead: one month of
+-- twelve at size M with the hash spilling as it would at L, 864 ms -> 315 ms (dbt_project/README.md)
+create statistics if not exists {RAW}.{ds.name}_month_stats
+    on (date_trunc('month', {column}::timestamptz)::date) from {RAW}.{ds.name};"""
     return f"""
 create table if not exists {RAW}.{ds.name} (
     {cols},
@@ -80,7 +92,7 @@ create index if not exists {ds.name}_key_idx on {RAW}.{ds.name} ({key}, {BATCH_C
 -- the month close finds the rows loaded since its last build by batch (transform/dirty.py);
 -- batch ids grow with the insertion order, so a BRIN index (a few pages) is enough and costs
 -- the loads next to nothing, where a btree would grow with every row
-create index if not exists {ds.name}_batch_brin on {RAW}.{ds.name} using brin ({BATCH_COLUMN});
+create index if not exists {ds.name}_batch_brin on {RAW}.{ds.name} using brin ({BATCH_COLUMN});{month_statistics}
 """
 
 
