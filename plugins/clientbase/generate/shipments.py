@@ -230,25 +230,26 @@ def corrections(timeline: Timeline, lines: pd.DataFrame, rng: np.random.Generato
     month 12 (without) would measure the corrections, not the history (BENCHMARKS.md).
     """
     months = range(CORRECTION_MONTHS - 1, timeline.n) if monthly else (timeline.n - 1,)
-    taken = np.zeros(len(lines), dtype=bool)
+    returned = set(lines["returned_doc"].dropna())
+    # what makes a line correctable whatever the month: computed once, not once per month
+    open_lines = ((lines["status"] == "posted") & (lines["qty"] > 0)
+                  & ~((lines["line_no"] == 1) & lines["doc_id"].isin(returned))).to_numpy().copy()
     batches = []
     for month in months:
-        fixed, chosen = _corrections_in(timeline, lines, rng, month, taken)
-        taken[chosen] = True
+        fixed, chosen = _corrections_in(timeline, lines, rng, month, open_lines)
+        open_lines[chosen] = False  # each line is corrected at most once
         batches.append(fixed)
     return pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
 
 
 def _corrections_in(timeline: Timeline, lines: pd.DataFrame, rng: np.random.Generator, month: int,
-                    taken: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+                    open_lines: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
     """The corrections made during ``month`` (index), of lines of that month and the
-    CORRECTION_MONTHS - 1 before; returns them and the positions in ``lines`` they correct."""
+    CORRECTION_MONTHS - 1 before among ``open_lines`` (posted, not yet corrected); returns
+    them and the positions in ``lines`` they correct."""
     end = timeline.end(month)
-    returned = set(lines["returned_doc"].dropna())
-    mask = ((lines["status"] == "posted") & (lines["qty"] > 0)
-            & (lines["t"] >= month - CORRECTION_MONTHS + 1) & (lines["t"] <= month)
-            & (lines["doc_date"] <= end - pd.Timedelta(days=3))
-            & ~((lines["line_no"] == 1) & lines["doc_id"].isin(returned))).to_numpy() & ~taken
+    mask = (((lines["t"] >= month - CORRECTION_MONTHS + 1) & (lines["t"] <= month)
+             & (lines["doc_date"] <= end - pd.Timedelta(days=3))).to_numpy() & open_lines)
     positions = np.flatnonzero(mask)
     n = max(5, round(CORRECTION_RATE * len(positions)))
     chosen = positions[np.sort(rng.choice(len(positions), min(n, len(positions)), replace=False))]
