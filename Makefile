@@ -18,8 +18,13 @@ install: $(STAMP)  ## create .venv and install the pinned dependencies
 demo: install  ## generate a demo distributor, run the whole pipeline, print the last month
 	$(BIN)/clientbase demo
 
-test: install  ## the test suite (starts its own embedded PostgreSQL)
-	$(BIN)/python -m pytest
+# Two pytest-xdist workers (one per core of the dev machine), each with its own embedded
+# PostgreSQL; a test file stays on one worker (its module fixtures are built once).
+# TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
+test: install  ## the test suite (two workers, each on its own embedded PostgreSQL)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Both linters always run, so one pass shows every finding; the target fails if either does.
 lint: install  ## ruff (rules in pyproject.toml) + SQLFluff, dbt templater (rules in .sqlfluff)

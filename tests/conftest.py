@@ -15,6 +15,14 @@ import pytest
 
 _HOME = Path(tempfile.mkdtemp(prefix="clientbase-test-"))
 os.environ["CLIENTBASE_HOME"] = str(_HOME)
+# Under pytest-xdist (make test runs two workers) each worker has its own home, hence its own
+# embedded server; a port of its own from the start, so two workers starting at once do not both
+# pick the default port as free and have one fail to bind it.
+from clientbase.warehouse.embedded import DEFAULT_PORT  # noqa: E402
+
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw"):
+    (_HOME / "pg.port").write_text(str(DEFAULT_PORT + 1 + int(_WORKER[2:])))
 os.environ.pop("CLIENTBASE_WAREHOUSE_URL", None)
 os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
