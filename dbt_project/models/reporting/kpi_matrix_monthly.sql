@@ -7,6 +7,9 @@
 -- count only the rep-months of W with a rep_costs row, for the rep a point has in M; the total's
 -- cost is that of every rep with points in M. 17-20 are NULL for territories, 21-22 given for the
 -- total only. A line whose source dataset has no row at all is NULL (int_source_presence).
+-- Incremental: each import reads only the months a rebuilt month needs (the rebuilt months, or
+-- their window W for the inputs summed over W), so a close costs the months it rebuilds, not
+-- the history (at L the unfiltered imports took 51 s at month 12 and 244 s at month 36).
 
 {{ incremental_by_month('month') }}
 
@@ -15,6 +18,7 @@ with
 months as (
 
     select month from {{ ref('int_month_spine') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
@@ -33,6 +37,7 @@ source_presence as (
 point_months as (
 
     select * from {{ ref('fct_trade_point_monthly') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
@@ -45,24 +50,28 @@ point_activity as (
         orders,
         effective_orders
     from {{ ref('int_trade_point_activity_monthly') }}
+    where {{ rebuild_lookback_condition('month', var('last_months_window')) }}
 
 ),
 
 point_orders as (
 
     select * from {{ ref('int_trade_point_orders') }}
+    where {{ rebuild_lookback_condition('order_month', var('last_months_window')) }}
 
 ),
 
 rep_costs as (
 
     select * from {{ ref('int_rep_costs_monthly') }}
+    where {{ rebuild_lookback_condition('month', var('last_months_window')) }}
 
 ),
 
 point_sku_months as (
 
     select * from {{ ref('int_trade_point_sku_monthly') }}
+    where {{ rebuild_lookback_condition('month', var('last_months_window')) }}
 
 ),
 
@@ -75,12 +84,14 @@ products as (
 point_audits as (
 
     select * from {{ ref('fct_trade_point_audits_monthly') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
 client_receivables as (
 
     select * from {{ ref('fct_client_receivables_monthly') }}
+    where {{ rebuild_lookback_condition('month', var('last_months_window')) }}
 
 ),
 
