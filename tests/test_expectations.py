@@ -366,15 +366,44 @@ def test_a_month_close_checks_the_rows_of_its_dirty_months(built, suites):
     assert all(r.success for r in dirty)
     scoped = {r.check_name: r.details().get("rows") for r in dirty}
     assert scoped[status] == "shipment_month >= date '2024-11-01'"
-    # "not empty" (and the columns present) read the whole table
+    # the columns present and "not empty" read the same rows: the columns are those of any rows,
+    # and rows of November on that are not empty prove the table is not
     assert {k: v for k, v in scoped.items() if k.startswith("expect_table_")} == {
-        "expect_table_columns_to_match_set(columns)": None, "expect_table_row_count_to_be_between()": None}
+        "expect_table_columns_to_match_set(columns)": scoped[status],
+        "expect_table_row_count_to_be_between()": scoped[status]}
+    # no row in the dirty months: "not empty" is asked of the whole table, which passes
+    later = {r.check_name: r for r in qx.validate(built, [suite], PARAMS, "test", {**RELATIONS, suite.model: table},
+                                                  rows_from="2030-01-01")}
+    not_empty = later["expect_table_row_count_to_be_between()"]
+    assert not_empty.success and not_empty.details().get("rows") is None
+    columns = later["expect_table_columns_to_match_set(columns)"]
+    assert columns.details()["rows"] == "shipment_month >= date '2030-01-01'"
     # a bad row inside the dirty months is caught as before
     insert(built, table, **{**SHIPMENT, "doc_id": "NEW", "status": "draft"})
     again = qx.validate(built, [suite], PARAMS, "test", {**RELATIONS, suite.model: table}, rows_from="2024-11-01")
     assert {r.check_name for r in again if not r.success} == {status}
     # reference lists have no month column: always every row
-    assert suites["clients"].month_column is None and suites["shipment_volume"].month_column is None
+    assert suites["clients"].month_column is None
+
+
+def test_the_volume_check_reads_its_history_window_of_the_dirty_months(built, suites):
+    """The volume check compares a run month with its trailing months: it reads those, not all."""
+    suite = suites["shipment_volume"]
+    assert (suite.month_column, suite.history_months) == ("shipment_month", "volume_history_months")
+    table = copy_of(built, "staging.stg_shipments")
+    params = {**PARAMS, "months": ["2024-12-01"]}
+    [whole] = qx.validate(built, [suite], params, "test", {**RELATIONS, suite.model: table})
+    [scoped] = qx.validate(built, [suite], params, "test", {**RELATIONS, suite.model: table}, rows_from="2024-12-01")
+    # six months back from the earlier of the dirty month and the run months
+    assert scoped.details()["rows"] == "shipment_month >= date '2024-06-01'"
+    assert whole.details().get("rows") is None
+    assert (scoped.success, scoped.observed) == (whole.success, whole.observed)
+    [earlier] = qx.validate(built, [suite], {**PARAMS, "months": ["2024-10-01", "2024-12-01"]}, "test",
+                            {**RELATIONS, suite.model: table}, rows_from="2024-12-01")
+    assert earlier.details()["rows"] == "shipment_month >= date '2024-04-01'"
+    with pytest.raises(qx.SuiteError, match="history_months"):
+        qx.parse_suite({"name": "v", "model": "stg_shipments", "history_months": "nope",
+                        "expectations": [{"type": "expect_table_row_count_to_be_between", "kwargs": {}}]})
 
 
 def test_duplicates_dates_nan_and_missing_values_fail(built, suites):

@@ -19,9 +19,15 @@ A suite is GX's own ``ExpectationSuite`` JSON (``name``, ``expectations`` with
 - ``month_column`` (optional): the model's column that dates a row by month. A month close
   that rebuilds only from its dirty month (transform/dirty.py) validates such a suite's rows
   from that month on (``rows_from``): rows of earlier months were checked when they were
-  loaded and cannot have changed since, or the month would be dirty. Table-level checks
-  (``expect_table_*``: "not empty") still see the whole table; suites without it (reference
-  lists, the volume check, which compares a month with its history) always see every row.
+  loaded and cannot have changed since, or the month would be dirty. Table-level checks read
+  the same rows when the rows cannot change their verdict: the columns (the same in any rows)
+  and a row-count lower bound ("not empty": met by some rows, met by all); a lower bound the
+  scoped rows miss is asked of the whole table again, and other table-level checks always see
+  the whole table. Suites without it (the reference lists) always see every row.
+- ``history_months`` (optional, with ``month_column``): the name of the suite parameter that
+  says how many months before a run month its checks read (the volume check compares a month
+  with its trailing months). A scoped close then reads the rows from that many months before
+  the earliest of the dirty month and the run months, instead of every row.
 
 Severity is GX's native field: ``critical`` blocks publication (the default, the safe
 side of a gate), ``warning`` is reported only. Run-time values are GX suite parameters,
@@ -56,7 +62,13 @@ EXAMPLES = 5  # unexpected values / rows kept per failed check
 DATASOURCE = "warehouse"
 UNEXPECTED_ROWS = "unexpected_rows_expectation"
 
-_SUITE_KEYS = {"name", "model", "expectations", "meta", "notes", "id", "columns", "parameters", "month_column"}
+_SUITE_KEYS = {"name", "model", "expectations", "meta", "notes", "id", "columns", "parameters", "month_column",
+               "history_months"}
+# Table-level checks whose verdict is the same on any subset of the rows (the columns), and the
+# row-count check, whose lower bound some rows meeting proves for all (see the module docstring).
+_ROWS_INDEPENDENT = {"expect_table_columns_to_match_set", "expect_table_columns_to_match_ordered_list",
+                     "expect_table_column_count_to_equal", "expect_table_column_count_to_be_between"}
+_ROW_COUNT = "expect_table_row_count_to_be_between"
 _EXPECTATION_KEYS = {"type", "kwargs", "meta", "severity", "description", "notes", "id"}
 _SQL_PARAMETER = re.compile(r"\{\$([A-Za-z_][A-Za-z0-9_]*)\}")  # {$months}
 _MODEL_REF = re.compile(r"\{model:([A-Za-z_][A-Za-z0-9_]*)\}")  # {model:stg_clients}
@@ -121,6 +133,7 @@ class SuiteSpec:
     path: Path | None = None
     defaults: dict = field(default_factory=dict)  # the suite's "parameters"
     month_column: str | None = None  # scopes row checks to the dirty months (see the module docstring)
+    history_months: str | None = None  # the parameter naming how many months before a run month it reads
 
     @property
     def models(self) -> set[str]:
@@ -231,9 +244,15 @@ def parse_suite(data: Any, origin: Path | str = "<suite>") -> SuiteSpec:
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in defaults.values()):
         raise SuiteError(f"{origin}: 'parameters' must map names to numbers (defaults of "
                          "run-time parameters, e.g. {\"volume_tolerance\": 0.5})")
+    history_months = data.get("history_months")
+    if history_months is not None and (month_column is None or not isinstance(defaults.get(history_months), int)
+                                       or isinstance(defaults.get(history_months), bool)):
+        raise SuiteError(f"{origin}: 'history_months' must name an integer of the suite's 'parameters' "
+                         f"(e.g. \"volume_history_months\"), and needs 'month_column'; got {history_months!r}")
     return SuiteSpec(name=name, model=model, expectations=expectations,
                      meta=data.get("meta") or {}, defaults=dict(defaults),
-                     path=origin if isinstance(origin, Path) else None, month_column=month_column)
+                     path=origin if isinstance(origin, Path) else None, month_column=month_column,
+                     history_months=history_months)
 
 
 def _parse_expectation(item: Any, where: str) -> ExpectationSpec:
@@ -420,18 +439,36 @@ def _validate_suite(context, datasource, suite: SuiteSpec, params: dict,
     if rows_from is None or suite.month_column is None:
         groups = [(suite.name, "", everything)]
     else:
-        rows = f"{suite.month_column} >= {sql_literal(str(rows_from)[:10])}"
-        table_level = [i for i in everything if suite.expectations[i].type.startswith("expect_table_")]
-        groups = [(suite.name, rows, [i for i in everything if i not in table_level]),
-                  (f"{suite.name} (whole table)", "", table_level)]
+        start = dt.date.fromisoformat(str(rows_from)[:10])
+        if suite.history_months is not None:
+            earliest = min([start, *(dt.date.fromisoformat(str(m)[:10]) for m in params.get("months") or [])])
+            back = earliest.year * 12 + earliest.month - 1 - int(params[suite.history_months])
+            start = dt.date(back // 12, back % 12 + 1, 1)
+        rows = f"{suite.month_column} >= {sql_literal(start.isoformat())}"
+        whole_table = [i for i in everything if _needs_whole_table(suite.expectations[i])]
+        groups = [(suite.name, rows, [i for i in everything if i not in whole_table]),
+                  (f"{suite.name} (whole table)", "", whole_table)]
     results: dict[int, CheckResult] = {}
     for name, rows, indices in groups:
         if indices:
             results.update(_validate_group(context, datasource, suite, name, rows, indices, params, relations,
                                            run_id))
+    # a row-count lower bound the scoped rows miss may still be met by the whole table
+    missed = [i for i in results if results[i].rows and not results[i].success
+              and suite.expectations[i].type == _ROW_COUNT]
+    if missed:
+        results.update(_validate_group(context, datasource, suite, f"{suite.name} (whole table, row count)",
+                                       "", missed, params, relations, run_id))
     if len(results) != len(suite.expectations):  # GX answers every expectation; if not, say so
         raise RuntimeError(f"GX returned no result for some expectations of suite {suite.name}")
     return [results[i] for i in everything]
+
+
+def _needs_whole_table(spec: ExpectationSpec) -> bool:
+    """A table-level check whose verdict some rows cannot give (see the module docstring)."""
+    if not spec.type.startswith("expect_table_") or spec.type in _ROWS_INDEPENDENT:
+        return False
+    return not (spec.type == _ROW_COUNT and spec.kwargs.get("max_value") is None)
 
 
 def _validate_group(context, datasource, suite: SuiteSpec, name: str, rows: str, indices: list[int],
