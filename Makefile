@@ -10,7 +10,7 @@ SIZE ?= M
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,bench,backtest]'
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the pinned dependencies

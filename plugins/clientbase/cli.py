@@ -525,6 +525,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """The churn model's backtest (issue 13) on the warehouse's closed months, against two baselines."""
+    from rich.table import Table
+
+    from clientbase.churn import backtest, data
+    from clientbase.warehouse.connection import warehouse_url
+
+    settings = load_settings()
+    url = warehouse_url()
+    with console.status("reading the churn features and the activity history…"):
+        features, activity = data.features(url), data.activity(url)
+    if features.empty:
+        console.print("no churn features in the warehouse: close some months first (make demo)", style="red")
+        return 1
+    with console.status(f"backtesting the last {args.months} months with 3 months of future…"):
+        result = backtest.run(features, activity, months=args.months, seed=args.seed)
+    out = Path(args.out).resolve() if args.out else settings.home / "backtest"
+    json_path, png_path = backtest.write(result, out)
+    table = Table(title=f"Churn backtest, {result.months[0][:7]} … {result.months[-1][:7]} "
+                        f"({len(result.months)} months; clients still buying; outcome: no activity in the "
+                        "next 3 months)")
+    for column in ("method", "ROC AUC", "precision top 10 %", "recall top 10 %", "Brier"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method in backtest.METHODS:
+        figures = result.figures[method]
+        table.add_row(backtest.METHOD_TITLES[method], f"{figures['roc_auc']:.3f}",
+                      f"{figures['precision_top10']:.3f}", f"{figures['recall_top10']:.3f}",
+                      f"{figures['brier']:.3f}")
+    console.print(table)
+    console.print(f"figures: {json_path}\nreliability plot: {png_path}", markup=False, highlight=False)
+    return 0
+
+
 def cmd_url(args: argparse.Namespace) -> int:
     from clientbase.warehouse.connection import warehouse_url
 
@@ -640,6 +673,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rewrite BENCHMARKS.md's figures from the newest JSON of each size in --out "
                             "(alone: without running)")
     bench.set_defaults(func=cmd_bench)
+    backtest = sub.add_parser("backtest", help="the churn model against the status rule and BG/NBD on the "
+                                               "last closed months (needs the backtest extra)")
+    backtest.add_argument("--months", type=int, default=12, help="scored months (default 12)")
+    backtest.add_argument("--seed", type=int, default=13, help="the model's seed (default 13)")
+    backtest.add_argument("--out", help="folder for backtest.json and the reliability PNG "
+                                        "(default $CLIENTBASE_HOME/backtest)")
+    backtest.set_defaults(func=cmd_backtest)
     sub.add_parser("url", help="print the warehouse URL (for psql or a BI tool)").set_defaults(func=cmd_url)
     sub.add_parser("stop", help="stop the embedded PostgreSQL").set_defaults(func=cmd_stop)
     return parser
