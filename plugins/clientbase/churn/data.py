@@ -18,10 +18,10 @@ def _frame(url: str, query: str, params: tuple = ()) -> pd.DataFrame:
         columns = [column.name for column in cur.description]
         rows = cur.fetchall()
     frame = pd.DataFrame(rows, columns=columns)
-    for column in frame.columns:
-        if len(frame) and isinstance(frame[column].dropna().iloc[0] if frame[column].notna().any() else None,
-                                     Decimal):
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in frame.columns:  # numeric arrives as Decimal: the model wants floats
+        values = frame[column].dropna()
+        if not values.empty and isinstance(values.iloc[0], Decimal):
+            frame[column] = frame[column].astype(float)
     return frame
 
 
