@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 STILL_BUYING = ("new", "returned", "stabilized", "unstabilized")
 TOP_SHARE = 0.10
+# months of the spine before a scored month S: the model learns from S−3 and earlier, so 6 give
+# it 3 labelled months at the least
+MIN_HISTORY_MONTHS = 6
 METHODS = ("model", "status_rule", "bgnbd")
 METHOD_TITLES = {"model": "churn model (logistic, calibrated)",
                  "status_rule": "status rule (unstabilized = at risk)",
@@ -54,11 +57,9 @@ class BacktestResult:
 
 
 def scored_months(activity: pd.DataFrame, count: int) -> list[dt.date]:
-    """The last ``count`` months whose next 3 months are in the warehouse (and that have a past)."""
+    """The last ``count`` months with 3 months of future and ``MIN_HISTORY_MONTHS`` of past."""
     months = sorted(activity["month"].unique())
-    candidates = months[:len(months) - churn_labels.HORIZON_MONTHS]
-    # a model needs labelled months before S−3: keep a year of history ahead of the first
-    return candidates[-count:] if len(candidates) > count else candidates[min(12, len(candidates) - 1):]
+    return months[MIN_HISTORY_MONTHS:len(months) - churn_labels.HORIZON_MONTHS][-count:]
 
 
 def _bgnbd_risk(activity: pd.DataFrame, month: dt.date, clients: pd.Series) -> np.ndarray:
@@ -139,8 +140,9 @@ def run(features: pd.DataFrame, activity: pd.DataFrame, months: int = 12,
                  len(current))
         scored.append(current)
     if not scored:
-        raise ValueError("no month has both a year of history and 3 months of future: the backtest "
-                         "needs at least 16 closed months (make demo closes 24)")
+        raise ValueError(f"no month has {MIN_HISTORY_MONTHS} months of history and 3 months of future: the "
+                         f"backtest needs at least {MIN_HISTORY_MONTHS + 1 + churn_labels.HORIZON_MONTHS} "
+                         "closed months (make demo closes 24)")
     pooled = pd.concat(scored, ignore_index=True)
     for method in METHODS:
         flags = [_top_share_flags(part, method) for _, part in pooled.groupby("month")]
