@@ -1,4 +1,9 @@
-"""The month close: dbt build, Great Expectations, the quality gate, publication.
+"""The month close: dbt build, churn scores, Great Expectations, the quality gate, publication.
+
+The dbt build has two passes around the churn model (churn/score.py): the first builds the
+features and everything else, the model scores the rebuilt months into ``ml``, the second
+builds what reads the scores (churn risk, the scorecard's call list); the gate counts the data
+tests of both.
 
 A scheduled run closes the month its data interval covers; a backfill is one run with
 params from_month/to_month, publishing each month as its own mapped task. Everything from
@@ -61,6 +66,15 @@ def monthly_kpi():
         return tasks.build(months, ctx["run_id"], ctx["params"].get("thresholds"),
                            ctx["params"].get("full_refresh", False))
 
+    @task(multiple_outputs=True)
+    def churn_scores(months: list[str], build_id: int, rebuild_from: str | None) -> dict:
+        return tasks.score_churn(months, get_current_context()["run_id"], build_id, rebuild_from)
+
+    @task
+    def dbt_build_scored(months: list[str], build: dict, scored_from: str | None) -> list[dict]:
+        ctx = get_current_context()
+        return tasks.build_scored(months, ctx["run_id"], build, scored_from, ctx["params"].get("thresholds"))
+
     @task
     def great_expectations(months: list[str], relations: dict[str, str], rebuild_from: str | None) -> list[dict]:
         ctx = get_current_context()
@@ -78,8 +92,10 @@ def monthly_kpi():
     months = months_to_close()
     built = dbt_build(months)
     lock >> built
+    scored = churn_scores(months, built["build_id"], built["rebuild_from"])
+    dbt_checks = dbt_build_scored(months, built, scored["scored_from"])
     checked = great_expectations(months, built["relations"], built["rebuild_from"])
-    gated = quality_gate(built["checks"], checked, months)
+    gated = quality_gate(dbt_checks, checked, months)
     published = publish.partial(tables=built["published_tables"],
                                 dbt_version=built["dbt_version"]).expand(month=gated)
     published >> month_close_unlock().as_teardown(setups=lock)

@@ -89,3 +89,45 @@ def airflow_ready(warehouse: str) -> str:
     airflow_runner.configure()
     airflow_runner.ensure_metadata_db()
     return warehouse
+
+
+def build_like_the_month_close(url: str, report_month: str, target: Path, *, rebuild_from: str | None = None,
+                               full_refresh: bool = False, data_tests: bool = True,
+                               overrides: dict | None = None) -> list:
+    """The month close's dbt build without Airflow, in the order dags/monthly_kpi.py gives it:
+    every model but what reads the churn scores, the churn scores of the rebuilt months
+    (churn/score.py), then the rest (``dbt.SCORED_SELECTOR``). Months are ``YYYY-MM-01``.
+
+    Returns the data tests of both passes; a failing one fails here with its name (the golden
+    scenarios are clean), a model that errors too. ``data_tests=False`` builds the models alone.
+    ``target`` gets the first pass's artefacts (its manifest has every node), ``target/scored``
+    the second's.
+    """
+    import datetime as dt
+
+    from clientbase.churn import score
+    from clientbase.transform import dbt
+
+    excluded = [*dbt.BUILD_EXCLUDE, *([] if data_tests else ["resource_type:test"])]
+    refresh = ["--full-refresh"] if full_refresh else []
+    run_vars = {**(overrides or {}), "report_month": report_month,
+                "rebuild_from": None if full_refresh else rebuild_from}
+    results = []
+    scored_from = None
+    for scored, where in ((False, target), (True, target / "scored")):
+        selection = (["--select", dbt.SCORED_SELECTOR, "--exclude", *excluded] if scored
+                     else ["--exclude", *excluded, dbt.SCORED_SELECTOR])
+        if scored:
+            run_vars["rebuild_from"] = (None if run_vars["rebuild_from"] is None
+                                        else min(run_vars["rebuild_from"], scored_from))
+        code = dbt.run_dbt(url, ["build", *selection, *refresh], where, vars=run_vars)
+        failed = [f"{r.name}: {r.status} {r.failures}" for r in dbt.test_results(where)
+                  if r.status not in ("pass", "skipped")]
+        assert code == 0, f"dbt build of {'the scored models' if scored else 'the models'} failed (exit {code}): " \
+                          f"{dbt.node_errors(where)} {failed}"
+        results += dbt.test_results(where)
+        if not scored:
+            first = None if run_vars["rebuild_from"] is None else dt.date.fromisoformat(run_vars["rebuild_from"])
+            outcome = score.score_months(url, dt.date.fromisoformat(report_month), first, "tests")
+            scored_from = (outcome.scored_from or dt.date.fromisoformat(report_month)).isoformat()
+    return results

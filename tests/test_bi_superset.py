@@ -226,6 +226,13 @@ def test_chart_data_through_the_api_agrees_with_reporting(superset, director, pu
     # rotation list and category АКБ: every published row
     assert Counter((r["client_id"], r["revenue_12m"]) for r in data["rotation"]) == Counter(
         (c, float(v)) for c, v in query(url, "select client_id, revenue_12m from reporting.rotation_candidates"))
+    # churn risk (issue 13): every client of the base of every month, with its probability (the
+    # scenario's 5 months are too few for a model: NULL, still listed); rotation outcomes: every row
+    assert Counter((r["client_id"], r["p_lost_3m"], r["on_call_list"]) for r in data["call_list"]) == Counter(
+        (c, None if p is None else float(p), on) for c, p, on in query(
+            url, "select client_id, p_lost_3m, on_call_list from reporting.churn_risk_monthly"))
+    assert Counter((r["candidates"], r["rotated"], r["stayed"]) for r in data["rotation_outcomes"]) == Counter(
+        query(url, "select candidates, rotated, stayed from reporting.rotation_outcomes_monthly"))
     assert len(data["cov_category"]) == query(url, "select count(*) from reporting.category_coverage_monthly")[0][0]
     assert len(data["status_mix"]) == query(url, "select count(*) from reporting.status_summary_monthly")[0][0]
 
@@ -285,6 +292,7 @@ def test_a_manager_login_gets_only_their_own_rows(superset, published, manager):
     owned = {
         "scorecard": ("manager_id", "select count(*) from reporting.manager_scorecard_monthly where manager_id = %s"),
         "rotation": ("manager_id", "select count(*) from reporting.rotation_candidates where manager_id = %s"),
+        "call_list": ("manager_id", "select count(*) from reporting.churn_risk_monthly where manager_id = %s"),
         "status_mix": ("manager_id", "select count(*) from reporting.status_summary_monthly where manager_id = %s"),
         "visits_reps": ("rep_id", "select count(*) from reporting.visits_monthly where rep_id = %s"),
         "cov_rep": ("rep_id", "select count(*) from reporting.coverage_monthly "
@@ -310,7 +318,7 @@ def test_a_manager_login_gets_only_their_own_rows(superset, published, manager):
     assert sum(r["client_count"] for r in data["status_trend"]) == own_clients
     assert sum(r["clients_sum"] for r in data["status_flow"]) == own_clients
     # the company-wide aggregates are not a manager's rows
-    for key in ("cov_territory", "cov_channel", "cov_category", "cov_stability"):
+    for key in ("cov_territory", "cov_channel", "cov_category", "cov_stability", "rotation_outcomes"):
         assert data[key] == [], key
     # and the scenario gives each of them something to see, or this test would prove nothing
     if manager == "MF":

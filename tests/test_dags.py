@@ -30,8 +30,11 @@ DAG_WIRING = {
         "month_close_lock": set(),
         "months_to_close": set(),
         "dbt_build": {"months_to_close", "month_close_lock"},
+        # issue 13: the churn model between the two dbt passes (the second reads its scores)
+        "churn_scores": {"months_to_close", "dbt_build"},
+        "dbt_build_scored": {"months_to_close", "dbt_build", "churn_scores"},
         "great_expectations": {"months_to_close", "dbt_build"},
-        "quality_gate": {"months_to_close", "dbt_build", "great_expectations"},
+        "quality_gate": {"months_to_close", "dbt_build_scored", "great_expectations"},
         "publish": {"dbt_build", "quality_gate"},  # dbt_build: the tables and dbt version it publishes
         "month_close_unlock": {"month_close_lock", "publish"},
     },

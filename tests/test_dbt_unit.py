@@ -32,7 +32,8 @@ EXPECTED_PER_MODEL = {"int_client_status_monthly": 6, "int_client_abc_monthly": 
                       "manager_scorecard_monthly": 2, "int_retail_audits": 3,
                       "fct_trade_point_audits_monthly": 2, "int_invoices_deferred": 1,
                       "int_invoice_balances_monthly": 1, "fct_client_receivables_monthly": 3,
-                      "receivables_monthly": 1, "stg_shipments": 1, "fct_rotation_outcomes_monthly": 1}
+                      "receivables_monthly": 1, "stg_shipments": 1, "fct_rotation_outcomes_monthly": 1,
+                      "fct_client_churn_risk_monthly": 1}
 UNIT_SELECTOR = "test_type:unit"
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours the diff in its messages
 

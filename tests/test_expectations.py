@@ -31,7 +31,7 @@ from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
 from clientbase.quality import expectations as qx
 from clientbase.quality import gate
 from clientbase.transform import dbt
-from conftest import SCENARIOS, reset_warehouse
+from conftest import SCENARIOS, build_like_the_month_close, reset_warehouse
 
 SUITES_DIR = Path(__file__).resolve().parents[1] / "expectations"
 FIELD_OPS_LANDING = Path(__file__).resolve().parent / "scenarios" / "field_ops" / "landing"
@@ -64,10 +64,7 @@ def build_scenario(url: str, landing_dir: Path, report_month: str, tmp_path_fact
     tasks.extract(SHIPMENTS_FLOW, params)
     tasks.extract(VISITS_FLOW, params)
     target = tmp_path_factory.mktemp("dbt")
-    code = dbt.run_dbt(url, ["build", "--exclude", *dbt.BUILD_EXCLUDE], target,
-                       vars={"report_month": report_month})
-    assert code == 0 and not dbt.node_errors(target), dbt.node_errors(target)
-    assert [r.name for r in dbt.test_results(target) if r.status != "pass"] == []
+    build_like_the_month_close(url, report_month, target)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists qa cascade")
         conn.execute("create schema qa")
@@ -611,7 +608,8 @@ def test_client_status_rows_must_agree_with_the_rules(built, tmp_path):
                              "client_status_potential_iff_never_active",
                              "assert_client_status_covers_every_client_month"} <= {
         "assert_status_summary_counts_match_client_status",
-        "assert_rotation_candidates_match_client_status"}
+        "assert_rotation_candidates_match_client_status",
+        "assert_churn_risk_scores_every_client_of_the_base"}
     [gap] = outcome.rows("assert_client_status_covers_every_client_month")
     assert (gap["client_id"], gap["month"].isoformat(), gap["is_published"]) == (
         "A_regular", REPORT_MONTH, False)

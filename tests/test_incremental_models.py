@@ -25,8 +25,7 @@ import psycopg
 import pytest
 
 from clientbase.contract import SHIPMENTS_FLOW, VISITS_FLOW
-from clientbase.transform import dbt
-from conftest import reset_warehouse
+from conftest import build_like_the_month_close, reset_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +38,6 @@ CORRECTION_BATCH = 900_001
 DATA_MONTHS = ("intermediate.int_shipment_lines_posted", "intermediate.int_trade_point_orders",
                "intermediate.int_trade_point_sku_monthly", "marts.fct_trade_point_category_monthly")
 CANCEL_BATCH = 900_002
-# "build" runs seeds, models and data tests; "run" here is the same build without data tests
-EXCLUDED = {"build": dbt.BUILD_EXCLUDE, "run": (*dbt.BUILD_EXCLUDE, "resource_type:test")}
-
-
 def month_iso(month: str) -> str:
     return f"{month}-01"
 
@@ -71,15 +66,11 @@ def loaded(warehouse, tmp_path_factory) -> str:
 
 def run(url: str, target: Path, command: str, report_month: str, rebuild_from: str | None = None,
         full_refresh: bool = False) -> None:
-    """``dbt build`` of seeds and models, with their data tests for ``build`` (never unit tests)."""
-    args = ["build", "--exclude", *EXCLUDED[command]]
-    if full_refresh:
-        args.append("--full-refresh")
-    code = dbt.run_dbt(url, args, target, vars={"report_month": month_iso(report_month),
-                                                "rebuild_from": month_iso(rebuild_from) if rebuild_from else None})
-    failed = [f"{r.name}: {r.status} {r.failures}" for r in dbt.test_results(target)
-              if r.status not in ("pass", "skipped")]
-    assert code == 0, f"dbt {' '.join(args)} failed (exit {code}): {dbt.node_errors(target)} {failed}"
+    """The month close's dbt build (two passes around the churn scores): ``build`` with the data
+    tests, ``run`` the same without them (never unit tests)."""
+    build_like_the_month_close(url, month_iso(report_month), target,
+                               rebuild_from=month_iso(rebuild_from) if rebuild_from else None,
+                               full_refresh=full_refresh, data_tests=command == "build")
 
 
 def model_tables(url: str) -> list[str]:

@@ -42,7 +42,9 @@ def staged(warehouse, tmp_path_factory) -> tuple[str, list[str]]:
 
     reset_warehouse(warehouse)
     landing = tmp_path_factory.mktemp("volume") / "landing"
-    summary = generate(landing, None, months=MONTHS, end_month=END_MONTH, clients=40, seed=11)
+    # a seed whose last month is ordinary (within ±50 % of its 6-month median): with 40 clients some
+    # seeds' last months swing that much on their own
+    summary = generate(landing, None, months=MONTHS, end_month=END_MONTH, clients=40, seed=14)
     params = {"landing_dir": str(landing)}
     tasks.extract(SHIPMENTS_FLOW, params)
     tasks.extract(VISITS_FLOW, params)

@@ -540,7 +540,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         console.print("no churn features in the warehouse: close some months first (make demo)", style="red")
         return 1
     with console.status(f"backtesting the last {args.months} months with 3 months of future…"):
-        result = backtest.run(features, activity, months=args.months, seed=args.seed)
+        try:
+            result = backtest.run(features, activity, months=args.months, seed=args.seed)
+        except ValueError as exc:  # too few closed months: say so, no traceback
+            console.print(str(exc), style="red", markup=False, highlight=False)
+            return 1
     out = Path(args.out).resolve() if args.out else settings.home / "backtest"
     json_path, png_path = backtest.write(result, out)
     table = Table(title=f"Churn backtest, {result.months[0][:7]} … {result.months[-1][:7]} "

@@ -107,7 +107,39 @@ def print_headlines(conn: psycopg.Connection, console: Console) -> None:
                               f"(revenue of their last 12 months {float(rotation[1]):,.0f})")
     for area, figure in _receivables_and_audit_headlines(conn, month):
         table.add_row(area, figure)
+    for area, figure in _early_warning_headlines(conn, month):
+        table.add_row(area, figure)
     console.print(table)
+
+
+def _early_warning_headlines(conn: psycopg.Connection, month) -> list[tuple[str, str]]:
+    """Who is about to be lost (the call lists) and whether rotation brings clients back (issue 13)."""
+    risk = conn.execute(
+        "select count(*) filter (where p_lost_3m is not null), count(*) filter (where is_at_risk), "
+        "count(*) filter (where on_call_list), count(distinct manager_id) filter (where on_call_list) "
+        "from reporting.churn_risk_monthly where month = %s", (month,)).fetchone()
+    top = conn.execute(
+        "select coalesce(client_name, client_id), manager_id, p_lost_3m, reasons_en "
+        "from reporting.churn_risk_monthly where month = %s and on_call_list "
+        "order by p_lost_3m desc, client_id limit 3", (month,)).fetchall()
+    rotation = conn.execute(
+        "select rotated_to_date, rotated_active_again_share_to_date, stayed_to_date, "
+        "stayed_active_again_share_to_date from reporting.rotation_outcomes_monthly "
+        "where month = %s", (month,)).fetchone()
+    rows = []
+    if risk is None or not risk[0]:
+        rows.append(("early warning", "n/a — too little history for the churn model (it needs 6 months)"))
+    else:
+        scored, at_risk, listed, managers = risk
+        rows.append(("early warning", f"{at_risk} clients still buying are at risk of going silent for 3 months; "
+                                      f"{listed} on the call lists of {managers} managers"))
+        for name, manager, p, reasons in top:
+            rows.append(("  call first", f"{name} ({manager}): {_percent(p)} — {reasons}"))
+    if rotation is not None and rotation[0] is not None:
+        rotated, rotated_share, stayed, stayed_share = rotation
+        rows.append(("rotation works?", f"active again within 3 months: rotated {_percent(rotated_share)} of "
+                                        f"{rotated}, stayed {_percent(stayed_share)} of {stayed} (to date)"))
+    return rows
 
 
 def _money(value) -> str:

@@ -167,18 +167,19 @@ def dbt_version_of_run(target_dir: Path) -> str | None:
 
 
 def build(months: list[str], run_id: str, thresholds: dict | None = None, full_refresh: bool = False) -> dict:
-    """dbt build up to the last month, with this run's ``thresholds`` (dbt vars) if any.
+    """dbt build up to the last month, with this run's ``thresholds`` (dbt vars) if any: the
+    first of the month close's two passes (everything but what reads the churn scores).
 
     The build redoes only the dirty months (transform/dirty.py: from the earliest month the
     data loaded since the last successful build touches, or everything when forced or when
-    ``full_refresh`` is asked for). The build is recorded in ``audit.builds`` before dbt runs
-    and marked succeeded only when every model and seed was built: a failed build leaves the
-    next run to redo at least the same range.
+    ``full_refresh`` is asked for). The build is recorded in ``audit.builds`` before dbt runs;
+    :func:`build_scored` marks it succeeded once both passes built every model: a failed build
+    leaves the next run to redo at least the same range.
 
     Returns ``checks`` (the data tests, as gate checks), ``dbt_version`` (which the
     publication records), ``published_tables`` (the reporting models of the build's dbt
-    manifest) and the plan (``rebuild_from``, ``full_refresh``); passed along by the DAG
-    because workers need not share a disk.
+    manifest), the plan (``rebuild_from``, ``full_refresh``), ``build_id`` and ``built`` (every
+    model of this pass built); passed along by the DAG because workers need not share a disk.
     """
     prune_run_dirs()
     target = run_dir(run_id) / "dbt"
@@ -191,18 +192,56 @@ def build(months: list[str], run_id: str, thresholds: dict | None = None, full_r
         progress.report(plan.describe()[:120])
         results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds,
                             rebuild_from=plan.dbt_rebuild_from, full_refresh=plan.full_refresh)
-        if dbt.all_nodes_built(target):
-            with connect(transformer_url()) as conn:
-                dirty.finish_build(conn, build_id)
-        else:
-            log.warning("dbt skipped or failed some models: build %d is not marked succeeded, "
-                        "the next month close rebuilds at least the same months", build_id)
+        built = dbt.all_nodes_built(target)
     checks = dbt_checks(results)
     manifest = target / contract.MANIFEST
     return {"checks": [asdict(c) for c in checks], "dbt_version": dbt_version_of_run(target),
             "published_tables": list(contract.published_tables(manifest)),
             "relations": dbt.model_relations(manifest),
-            "rebuild_from": plan.dbt_rebuild_from, "full_refresh": plan.full_refresh}
+            "rebuild_from": plan.dbt_rebuild_from, "full_refresh": plan.full_refresh,
+            "build_id": build_id, "built": built}
+
+
+def score_churn(months: list[str], run_id: str, build_id: int, rebuild_from: str | None) -> dict:
+    """Train and score the churn model for the months the build redid (churn/score.py).
+
+    Returns ``scored_from`` ('YYYY-MM-01', or None when nothing was scored): the second dbt
+    pass rebuilds from the earlier of it and the build's own dirty month, which the build's
+    record says from here on (``dirty.widen_build``).
+    """
+    from clientbase.churn import score
+
+    with month_close_lock.held(run_id):
+        result = score.score_months(transformer_url(), parse_month(months[-1]),
+                                    parse_month(rebuild_from) if rebuild_from else None, run_id)
+        if result.scored_from is not None:
+            with connect(transformer_url()) as conn:
+                dirty.widen_build(conn, build_id, result.scored_from)
+    log.info("%s", result.describe())
+    return {"scored_from": result.scored_from.isoformat() if result.scored_from else None,
+            "months_scored": result.months_scored, "months_without_model": result.months_without_model,
+            "clients_scored": result.clients_scored}
+
+
+def build_scored(months: list[str], run_id: str, build: dict, scored_from: str | None,
+                 thresholds: dict | None = None) -> list[dict]:
+    """The second dbt pass: what reads the churn scores, from the earlier of the build's dirty
+    month and the first month scored; then the build is marked succeeded if both passes built
+    every model. Returns the data tests of both passes, as gate checks.
+    """
+    target = run_dir(run_id) / "dbt-scored"
+    starts = [s for s in (build["rebuild_from"], scored_from) if s]
+    rebuild_from = None if build["full_refresh"] or build["rebuild_from"] is None else min(starts)
+    with month_close_lock.held(run_id):
+        results = dbt.build(transformer_url(), months[-1], target, overrides=thresholds,
+                            rebuild_from=rebuild_from, full_refresh=build["full_refresh"], scored=True)
+        if build["built"] and dbt.all_nodes_built(target):
+            with connect(transformer_url()) as conn:
+                dirty.finish_build(conn, build["build_id"])
+        else:
+            log.warning("dbt skipped or failed some models: build %d is not marked succeeded, "
+                        "the next month close rebuilds at least the same months", build["build_id"])
+    return [*build["checks"], *(asdict(c) for c in dbt_checks(results))]
 
 
 def dbt_checks(results: list[dbt.DbtTestResult]) -> list[gate.Check]:

@@ -11,6 +11,10 @@
 -- plan_misses counts the plans missed either way, so on_plan is false exactly when it is > 0.
 -- receivables, overdue_share (metrics.md §8): over the manager's clients as of the month
 -- (fct_client_receivables_monthly); NULL while no invoice has been loaded at all.
+-- at_risk_clients, call_list_clients (issue 13): the manager's clients still buying whose churn
+-- probability reaches var churn_at_risk_min_p, and how many of them are on its call list (at
+-- most var churn_call_list_size; fct_client_churn_risk_monthly); NULL in a month the churn model
+-- could not score (too little history).
 
 {{ incremental_by_month('month') }}
 
@@ -70,6 +74,31 @@ manager_receivables as (
         sum(overdue_receivables) as overdue_receivables
     from {{ ref('fct_client_receivables_monthly') }}
     where manager_id is not null
+    group by
+        month,
+        manager_id
+
+),
+
+scored_months as (
+
+    select month
+    from {{ ref('stg_churn_models') }}
+    where model_status = 'scored'
+
+),
+
+manager_risks as (
+
+    select
+        month,
+        manager_id,
+        count(*) filter (where is_at_risk) as at_risk_clients,
+        count(*) filter (where is_on_call_list) as call_list_clients
+    from {{ ref('fct_client_churn_risk_monthly') }}
+    where manager_id is not null
+        and model_status = 'scored'
+        and {{ rebuild_condition('month') }}
     group by
         month,
         manager_id
@@ -155,7 +184,13 @@ manager_months_with_plans as (
             else coalesce(manager_plans.plan_misses, 0)
         end as plan_misses,
         manager_receivables.receivables,
-        manager_receivables.overdue_receivables
+        manager_receivables.overdue_receivables,
+        case
+            when scored_months.month is not null then coalesce(manager_risks.at_risk_clients, 0)
+        end as at_risk_clients,
+        case
+            when scored_months.month is not null then coalesce(manager_risks.call_list_clients, 0)
+        end as call_list_clients
     from manager_months_with_windows
     left join managers
         on manager_months_with_windows.manager_id = managers.manager_id
@@ -168,6 +203,11 @@ manager_months_with_plans as (
     left join manager_receivables
         on manager_months_with_windows.month = manager_receivables.month
         and manager_months_with_windows.manager_id = manager_receivables.manager_id
+    left join scored_months
+        on manager_months_with_windows.month = scored_months.month
+    left join manager_risks
+        on manager_months_with_windows.month = manager_risks.month
+        and manager_months_with_windows.manager_id = manager_risks.manager_id
 
 ),
 
@@ -195,7 +235,9 @@ final as (
         on_plan,
         plan_misses,
         receivables,
-        {{ safe_divide('overdue_receivables', 'receivables') }} as overdue_share
+        {{ safe_divide('overdue_receivables', 'receivables') }} as overdue_share,
+        at_risk_clients,
+        call_list_clients
     from manager_months_with_plans
 
 )

@@ -224,6 +224,7 @@ def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
         not_measured["full_refresh_identical"] = "not measured (pipeline has no full refresh yet)"
         bench.say("full refresh: not measured (pipeline has no full refresh yet)")
     series_facts = measure.warehouse_facts(url)
+    churn = _churn_backtest(bench, home, len(data.months), not_measured)
 
     by_index = {s["index"]: s for s in series}
     early, late_m = (by_index[size.compare[0]]["seconds"], by_index[size.compare[1]]["seconds"])
@@ -247,6 +248,7 @@ def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
         "generator_s": data.seconds,
         "generator_peak_rss_bytes": data.peak_rss_bytes,
         "warehouse_setup_s": round(sum(setup_s) / len(setup_s), 2),
+        **churn.get("figures", {}),
     }
     plot_path = report.plot({"size": size.name, "series": series, "series_mode": series_mode},
                             out_dir / f"{size.name}-{today}.png")
@@ -272,11 +274,33 @@ def _run(bench: Bench, out_dir: Path, series_mode: str) -> dict:
         "late_correction": {"month": data.late_correction_month, "seconds": late.seconds, "phases": late.phases},
         "series": series,
         "full_refresh": full_refresh,
+        "churn_backtest": churn,
         "warehouse": {"first": first_facts, "series": series_facts},
         "plot": plot_ref,
     }
     result["targets"] = report.judged(figures)
     return result
+
+
+def _churn_backtest(bench: Bench, home: Path, months: int, not_measured: dict[str, str]) -> dict:
+    """``clientbase backtest`` (issue 13) on the series' warehouse: the churn model against the
+    status rule and BG/NBD, each month scored with what was known then. Its figures join the
+    run's; the whole backtest JSON is kept under ``churn_backtest``."""
+    from clientbase.churn import backtest
+
+    if months < backtest.MIN_CLOSED_MONTHS:
+        not_measured["churn_model_beats_baselines"] = (f"not measured ({months} months: the backtest needs "
+                                                       f"{backtest.MIN_CLOSED_MONTHS})")
+        bench.say(f"churn backtest: {not_measured['churn_model_beats_baselines']}")
+        return {}
+    out = bench.work / "backtest"
+    run = bench.cli(["backtest", "--out", str(out)], home, "churn backtest")
+    result = json.loads((out / "backtest.json").read_text(encoding="utf-8"))
+    figures = {"churn_model_beats_baselines": backtest.beats_baselines(result["figures"])}
+    for method, values in result["figures"].items():
+        figures[f"churn_auc_{method}"] = round(values["roc_auc"], 3)
+        figures[f"churn_precision_top10_{method}"] = round(values["precision_top10"], 3)
+    return {"seconds": run.seconds, "months": result["months"], "figures": figures, "result": result}
 
 
 def _series_plan(months: tuple[str, ...], compare: tuple[int, int], mode: str) -> list[tuple[str, bool]]:

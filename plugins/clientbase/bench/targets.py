@@ -1,4 +1,4 @@
-"""The benchmark's targets (issue 12), each once: the report, the JSON and BENCHMARKS.md read them here."""
+"""The benchmark's targets (issues 12 and 13), each once: the report, the JSON and BENCHMARKS.md read them here."""
 
 from __future__ import annotations
 
@@ -33,4 +33,7 @@ TARGETS: tuple[Target, ...] = (
     Target("late_correction_vs_first_close", "<=", 1 / 3, "close after a late correction <= 1/3 first close"),
     Target("peak_rss_bytes", "<=", GIB, "peak RSS of the pipeline's processes <= 1 GiB"),
     Target("full_refresh_identical", "==", True, "incremental and --full-refresh publish identical tables"),
+    # issue 13: the backtest, when the history is long enough (10 months)
+    Target("churn_model_beats_baselines", "==", True,
+           "churn model beats the status rule and BG/NBD (ROC AUC, top-10 % precision)"),
 )

@@ -9,9 +9,10 @@ read from the months after S. Two baselines are measured the same way on the sam
   clients' active months up to S (a month is a period, an active month a purchase). It is
   in the ``backtest`` extra only, never a dependency of the pipeline.
 
-The clients evaluated are those of the base still buying at S (status ``new``, ``returned``,
-``stabilized``, ``unstabilized``): a ``lost`` client has already stopped and predicting it is
-trivial; it is scored all the same in production. Figures are pooled over the scored months:
+The clients evaluated are those of the base still buying at S (the statuses of the dbt var
+``churn_call_list_statuses``: ``new``, ``returned``, ``stabilized``, ``unstabilized``), the
+clients a call list ranks: a ``lost`` client has already stopped and predicting it is trivial;
+it is scored all the same in production. Figures are pooled over the scored months:
 ROC AUC, precision and recall in the top 10 % of each manager's clients, Brier score, and a
 reliability table (predicted vs observed share by decile of the prediction).
 """
@@ -34,11 +35,10 @@ from clientbase.churn import model as churn_model
 
 log = logging.getLogger(__name__)
 
-STILL_BUYING = ("new", "returned", "stabilized", "unstabilized")
 TOP_SHARE = 0.10
-# months of the spine before a scored month S: the model learns from S−3 and earlier, so 6 give
-# it 3 labelled months at the least
-MIN_HISTORY_MONTHS = 6
+MIN_HISTORY_MONTHS = churn_model.MIN_HISTORY_MONTHS
+# closed months the backtest needs for one scored month: its history, itself, its 3 months of future
+MIN_CLOSED_MONTHS = MIN_HISTORY_MONTHS + 1 + churn_labels.HORIZON_MONTHS
 METHODS = ("model", "status_rule", "bgnbd")
 METHOD_TITLES = {"model": "churn model (logistic, calibrated)",
                  "status_rule": "status rule (unstabilized = at risk)",
@@ -54,6 +54,13 @@ class BacktestResult:
 
     def as_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def still_buying_statuses() -> tuple[str, ...]:
+    """The statuses of clients still buying: the call list's (dbt var ``churn_call_list_statuses``)."""
+    from clientbase.transform.dbt import project_vars
+
+    return tuple(project_vars()["churn_call_list_statuses"])
 
 
 def scored_months(activity: pd.DataFrame, count: int) -> list[dt.date]:
@@ -126,22 +133,22 @@ def run(features: pd.DataFrame, activity: pd.DataFrame, months: int = 12,
     last = max(activity["month"])
     truth = churn_labels.lost_next_months(activity, known_through=last)
     scored = []
+    still_buying = still_buying_statuses()
     for month in scored_months(activity, months):
-        known = churn_labels.lost_next_months(activity, known_through=month)
-        train_rows = features.merge(known, on=["month", "client_id"], how="inner")
-        fitted = churn_model.train(train_rows, train_rows["is_lost_next"], trained_through=month, seed=seed)
-        current = features.loc[(features["month"] == month) & features["status"].isin(STILL_BUYING)]
+        with churn_model.one_blas_thread():
+            fitted = churn_model.fit_for_month(features, activity, month, seed=seed)
+        current = features.loc[(features["month"] == month) & features["status"].isin(still_buying)]
         current = current.merge(truth, on=["month", "client_id"], how="inner")
         current = current.assign(
             model=fitted.predict(current),
             status_rule=(current["status"] == "unstabilized").astype(float),
             bgnbd=_bgnbd_risk(activity, month, current["client_id"]))
-        log.info("backtest %s: trained on %d client-months, scored %d clients", month, len(train_rows),
+        log.info("backtest %s: trained on %d client-months, scored %d clients", month, fitted.training_rows,
                  len(current))
         scored.append(current)
     if not scored:
         raise ValueError(f"no month has {MIN_HISTORY_MONTHS} months of history and 3 months of future: the "
-                         f"backtest needs at least {MIN_HISTORY_MONTHS + 1 + churn_labels.HORIZON_MONTHS} "
+                         f"backtest needs at least {MIN_CLOSED_MONTHS} "
                          "closed months (make demo closes 24)")
     pooled = pd.concat(scored, ignore_index=True)
     for method in METHODS:
@@ -158,6 +165,12 @@ def run(features: pd.DataFrame, activity: pd.DataFrame, months: int = 12,
     return BacktestResult(months=[str(m) for m in sorted(pooled["month"].unique())], figures=figures,
                           per_month=per_month,
                           reliability={method: _reliability(pooled, method) for method in ("model", "bgnbd")})
+
+
+def beats_baselines(figures: dict[str, dict[str, float]]) -> bool:
+    """Issue 13's bar: the model above every baseline in ROC AUC and in top-10 % precision."""
+    return all(figures["model"][metric] > figures[baseline][metric]
+               for baseline in METHODS if baseline != "model" for metric in ("roc_auc", "precision_top10"))
 
 
 def write(result: BacktestResult, directory: Path, stem: str = "backtest") -> tuple[Path, Path]:

@@ -25,6 +25,14 @@ MODEL_NAME = "logreg"
 DEFAULT_SEED = 13
 REGULARISATION_C = 0.5  # inverse L2 strength; tuned once on the demo's history, not per run
 CATEGORICAL = ("status", "tier")
+# every value each categorical input can take (stg_clients normalises the tier; "unknown" = none
+# given), fixed so that every calibration fold encodes the same columns even when a month's
+# training rows lack one: a value outside these is encoded as none of them
+CATEGORIES = {"status": ("new", "returned", "stabilized", "unstabilized", "lost"),
+              "tier": ("vip", "key", "regular", "unknown")}
+# months of the spine before a scored month M: the model learns from M−3 and earlier, so 6 give
+# it 3 labelled months at the least (the close and the backtest score the same months)
+MIN_HISTORY_MONTHS = 6
 STATUS_RU = {"new": "новый", "returned": "возвращённый", "stabilized": "стабилизированный",
              "unstabilized": "нестабилизированный", "lost": "потерянный"}
 
@@ -108,8 +116,9 @@ FEATURES: tuple[Feature, ...] = (
     Feature("breadth_trend",
             lambda f: _ratio(_num(f, "skus_3m") - _num(f, "skus_prev_3m"),
                              np.maximum(_num(f, "skus_3m"), _num(f, "skus_prev_3m"))).fillna(0.0),
-            lambda r: f"ассортимент сузился: {int(r.skus_3m)} SKU против {int(r.skus_prev_3m)}",
-            lambda r: f"range narrowed: {int(r.skus_3m)} SKUs against {int(r.skus_prev_3m)} before"),
+            lambda r: f"ассортимент: {int(r.skus_3m)} SKU за 3 месяца против {int(r.skus_prev_3m)} за 3 предыдущих",
+            lambda r: f"range: {int(r.skus_3m)} SKUs in the last 3 months against {int(r.skus_prev_3m)} "
+                      "in the 3 before"),
     Feature("categories_3m", lambda f: _num(f, "categories_3m"),
             lambda r: f"{int(r.categories_3m)} категорий за 3 месяца",
             lambda r: f"{int(r.categories_3m)} categories in the last 3 months"),
@@ -170,7 +179,11 @@ class ChurnModel:
         return pd.DataFrame(np.mean(parts, axis=0), columns=names, index=features.index)
 
     def reasons(self, features: pd.DataFrame, top: int = 3) -> tuple[list[str], list[str]]:
-        """Per row, the ``top`` inputs that push the risk up most, in Russian and in English."""
+        """Per row, the ``top`` inputs that push the risk up most, in Russian and in English.
+
+        An input the row does not have (NaN: no invoices, no visits) is never a reason, though
+        the model fills it in with the training median: "overdue 0 %" would be made up.
+        """
         contributions = self.contributions(features)
         by_feature = {feature.name: feature for feature in FEATURES}
         grouped = {}
@@ -183,16 +196,22 @@ class ChurnModel:
                 name = next(c for c in CATEGORICAL if name.startswith(c + "_"))
             grouped.setdefault(name, []).append(contributions[column])
         summed = pd.DataFrame({name: sum(parts) for name, parts in grouped.items()}, index=features.index)
+        inputs = design_matrix(features)
+        for name in summed.columns:
+            if name not in CATEGORICAL:
+                summed.loc[inputs[name].isna(), name] = -np.inf
+        names = list(summed.columns)
+        values = summed.to_numpy()
+        order = np.argsort(-values, axis=1, kind="stable")[:, :top]
         ru, en = [], []
-        for index, row in features.iterrows():
-            ranked = summed.loc[index].sort_values(ascending=False)
-            picked = [name for name, value in ranked.items() if value > 0][:top]
+        for position, row in enumerate(features.itertuples(index=False)):
+            picked = [names[j] for j in order[position] if values[position, j] > 0]
             ru.append("; ".join(_reason(name, row, by_feature, "ru") for name in picked))
             en.append("; ".join(_reason(name, row, by_feature, "en") for name in picked))
         return ru, en
 
 
-def _reason(name: str, row: pd.Series, by_feature: dict[str, Feature], language: str) -> str:
+def _reason(name: str, row, by_feature: dict[str, Feature], language: str) -> str:
     if name == "status":
         return (f"статус «{STATUS_RU.get(row.status, row.status)}»" if language == "ru"
                 else f"status {row.status}")
@@ -202,10 +221,55 @@ def _reason(name: str, row: pd.Series, by_feature: dict[str, Feature], language:
     return feature.ru(row) if language == "ru" else feature.en(row)
 
 
+def one_blas_thread():
+    """A context in which BLAS runs on one thread: the model's problems are small (tens of
+    columns), and OpenBLAS's threads cost more than they save; on the 2-core machine with a month
+    close running beside it, scoring the demo's 18 months took 19.5 s with them, 3.5 s without."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+class NotEnoughHistory(ValueError):
+    """A month the model cannot be trained for yet: too few months before it, or one outcome only."""
+
+
+def model_spec(seed: int = DEFAULT_SEED) -> str:
+    """What defines the model apart from its training data: inputs, settings, seed, library.
+
+    A month scored under another spec is scored again at the next close (churn/score.py), so
+    the published history never mixes two models without saying so (``model_version``).
+    """
+    from sklearn import __version__ as sklearn_version
+
+    numeric = [feature.name for feature in FEATURES]
+    digest = hashlib.sha256(repr((numeric, CATEGORIES, REGULARISATION_C, seed)).encode()).hexdigest()[:8]
+    return f"{MODEL_NAME}-{digest}/sklearn-{sklearn_version}"
+
+
+def fit_for_month(features: pd.DataFrame, activity: pd.DataFrame, month: dt.date,
+                  seed: int = DEFAULT_SEED) -> ChurnModel:
+    """The model a close of ``month`` trains: the client-months whose outcome is known at
+    ``month`` (up to ``month`` − 3), nothing later. The backtest scores its months with the very
+    same function, so what it measures is what the close publishes.
+
+    Raises :class:`NotEnoughHistory` when the spine has fewer than ``MIN_HISTORY_MONTHS`` months
+    before ``month`` or the known outcomes are all one way.
+    """
+    from clientbase.churn import labels as churn_labels
+
+    earlier = sum(1 for m in pd.unique(activity["month"]) if m < month)
+    if earlier < MIN_HISTORY_MONTHS:
+        raise NotEnoughHistory(f"{earlier} month(s) of history before {month:%Y-%m}; the model needs "
+                               f"{MIN_HISTORY_MONTHS} (3 of them with a known outcome)")
+    known = churn_labels.lost_next_months(activity, known_through=month)
+    rows = features.merge(known, on=["month", "client_id"], how="inner")
+    return train(rows, rows["is_lost_next"], trained_through=month, seed=seed)
+
+
 def train(features: pd.DataFrame, labels: pd.Series, trained_through: dt.date,
           seed: int = DEFAULT_SEED) -> ChurnModel:
     """Fit the model on labelled client-months (``labels``: True = no activity in the next 3 months)."""
-    from sklearn import __version__ as sklearn_version
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -216,22 +280,22 @@ def train(features: pd.DataFrame, labels: pd.Series, trained_through: dt.date,
 
     y = np.asarray(labels, dtype=bool)
     if y.all() or not y.any():
-        raise ValueError(f"the churn model needs both outcomes to learn from; the {len(y)} labelled "
+        raise NotEnoughHistory(f"the churn model needs both outcomes to learn from; the {len(y)} labelled "
                          f"client-months up to {trained_through} are all "
                          f"{'lost' if y.all() else 'kept'}: close more months first")
     numeric = [feature.name for feature in FEATURES]
     prepare = ColumnTransformer([
         ("numeric", make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
                                                 keep_empty_features=True), StandardScaler()), numeric),
-        ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(CATEGORICAL)),
+        ("categorical", OneHotEncoder(categories=[list(CATEGORIES[c]) for c in CATEGORICAL],
+                                       handle_unknown="ignore", sparse_output=False), list(CATEGORICAL)),
     ])
     estimator = Pipeline([("prepare", prepare),
                           ("regression", LogisticRegression(C=REGULARISATION_C, max_iter=2000))])
     folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     pipeline = CalibratedClassifierCV(estimator, method="sigmoid", cv=folds)
     pipeline.fit(design_matrix(features), y)
-    digest = hashlib.sha256(repr((numeric, CATEGORICAL, REGULARISATION_C, seed)).encode()).hexdigest()[:8]
-    version = f"{MODEL_NAME}-{digest}/sklearn-{sklearn_version}/trained-through-{trained_through:%Y-%m}"
+    version = f"{model_spec(seed)}/trained-through-{trained_through:%Y-%m}"
     log.info("churn model %s: %d client-months, %.1f %% lost in the next 3 months",
              version, len(y), 100 * y.mean())
     return ChurnModel(pipeline, trained_through, len(y), float(y.mean()), version)

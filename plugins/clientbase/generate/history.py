@@ -20,6 +20,11 @@ from clientbase.generate.timeline import Timeline
 
 SNAPSHOT_MONTHS = (1, 4, 7, 10)  # a list at the start of every quarter (and of the period)
 ROTATION_RATE = 0.03
+# The director acts on the rotation list (metrics §3): at each list, this share of the clients
+# idle for the last IDLE_MONTHS months go to another manager of the same role (rotation.py gives
+# some of them the new owner's first call).
+IDLE_ROTATION_RATE = 0.3
+IDLE_MONTHS = 2
 TIER_CHANGE_RATE = 0.04
 REP_CHANGE_RATE = 0.03
 FARMER_WEIGHTS = (0.35, 0.2, 0.15, 0.12, 0.1, 0.08)  # uneven books: the first farmer is overloaded
@@ -58,10 +63,12 @@ def snapshot_months(timeline: Timeline) -> np.ndarray:
 
 
 def simulate(timeline: Timeline, clients: pd.DataFrame, points: pd.DataFrame, staff: pd.DataFrame,
-             life: Lifecycles, rng: np.random.Generator) -> History:
+             life: Lifecycles, rng: np.random.Generator, idle_rng: np.random.Generator) -> History:
+    """``idle_rng``: the draws of the idle clients' rotation, a stream of their own (the others'
+    draws stay what they were before it existed)."""
     snap_t = snapshot_months(timeline)
     tier = _tiers(snap_t, clients, life, rng)
-    owner, listed = _owners(snap_t, clients, tier, staff, life, rng)
+    owner, listed = _owners(snap_t, clients, tier, staff, life, rng, idle_rng)
     rep, active = _points(snap_t, points, staff, life, rng)
     client_idx = points["client_idx"].to_numpy()
     linked = (client_idx[:, None] >= 0) & listed[np.maximum(client_idx, 0)]
@@ -69,7 +76,7 @@ def simulate(timeline: Timeline, clients: pd.DataFrame, points: pd.DataFrame, st
 
 
 def _owners(snap_t: np.ndarray, clients: pd.DataFrame, tier: np.ndarray, staff: pd.DataFrame,
-            life: Lifecycles, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+            life: Lifecycles, rng: np.random.Generator, idle_rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(C, K) owner in every list and (C, K) whether the client is listed at all.
 
     ``tier`` is the (C, K) tier per list: a hunter hands a client over by its tier in the
@@ -127,6 +134,19 @@ def _owners(snap_t: np.ndarray, clients: pd.DataFrame, tier: np.ndarray, staff: 
         cur[lapsed] = rng.choice(hunters, lapsed.sum())
         recovered = (idle_from >= 0) & (st >= back + 3) & np.isin(cur, hunters) & ~late
         cur[recovered] = home_farmer[recovered]
+        # Rotation candidates go to another manager of the same role (a farmer's never to the
+        # tidy farmer), whatever kept them idle: a random share, so rotated and stayed compare.
+        idle = (st >= IDLE_MONTHS) & (first >= 0) & (first < st) & ~life.active[:, st - IDLE_MONTHS:st].any(axis=1)
+        managed = np.isin(cur, pool) | np.isin(cur, hunters)
+        move = managed & idle & (idle_rng.random(n) < IDLE_ROTATION_RATE)
+        for c in np.flatnonzero(move):
+            by_farmer_c = cur[c] in pool
+            same = pool if by_farmer_c else hunters
+            others = same[(same != cur[c]) & (same != tidy)]
+            if len(others):
+                cur[c] = idle_rng.choice(others)
+                if by_farmer_c:
+                    home_farmer[c] = cur[c]
         owner[:, k] = cur
 
     # A late client enters the ERP with the list in force in its first month.

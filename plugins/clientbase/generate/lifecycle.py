@@ -105,6 +105,16 @@ def _return(row: np.ndarray, noise: np.ndarray, idle_from: int, back: int) -> No
     row[back] = True
 
 
+# The clients _script_end_month forces, by kind: the first client of each (the second churning
+# one too: the dormant showcase). Later steps that change activity leave them alone.
+SCRIPTED = {"regular": 1, "irregular": 1, "churning": 2, "late": 1, "returning": 1}
+
+
+def scripted_clients(kind: np.ndarray) -> np.ndarray:
+    """Indices of the clients whose last months _script_end_month sets."""
+    return np.concatenate([np.flatnonzero(kind == k)[:count] for k, count in SCRIPTED.items()])
+
+
 def _script_end_month(kind: np.ndarray, active: np.ndarray, noise: np.ndarray, gap: np.ndarray) -> None:
     """Force one client per status at the last month M (the first client of a fitting kind).
 

@@ -17,7 +17,17 @@ import numpy as np
 import pandas as pd
 
 from clientbase.contract import DATASETS
-from clientbase.generate import audits, costs, entities, history, lifecycle, receivables, shipments, visits
+from clientbase.generate import (
+    audits,
+    costs,
+    entities,
+    history,
+    lifecycle,
+    receivables,
+    rotation,
+    shipments,
+    visits,
+)
 from clientbase.generate.scale import DEMO, Scale
 from clientbase.generate.statuses import client_statuses, status_counts
 from clientbase.generate.timeline import Timeline
@@ -77,7 +87,9 @@ def simulate(end_month: str, n_months: int, n_clients: int, seed: int, scale: Sc
     points, appetite = entities.build_points(clients, territories, products["category"].nunique(),
                                              stream(seed, "points"), scale.extra_points)
     staff = entities.build_staff(n_clients, points, territories, stream(seed, "staff"))
-    hist = history.simulate(timeline, clients, points, staff, life, stream(seed, "history"))
+    hist = history.simulate(timeline, clients, points, staff, life, stream(seed, "history"),
+                            stream(seed, "idle_rotation"))
+    life = rotation.uplift(life, hist, points["client_idx"].to_numpy(), stream(seed, "rotation_uplift"))
 
     on_route, freq = visits.route(points, life, hist, n_months, stream(seed, "route"))
     plan_rows = visits.plan(timeline, points, hist, on_route, freq)

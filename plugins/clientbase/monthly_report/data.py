@@ -82,6 +82,7 @@ class ReportData:
     event_clients: list[dict[str, Any]] = field(default_factory=list)  # the clients new / returned / lost in M
     base_trend: list[dict[str, Any]] = field(default_factory=list)  # month, clients in base, active
     rotation: list[dict[str, Any]] = field(default_factory=list)
+    call_list: list[dict[str, Any]] = field(default_factory=list)  # the clients to call first (issue 13)
     handover: list[dict[str, Any]] = field(default_factory=list)
     coverage: list[dict[str, Any]] = field(default_factory=list)  # their rep rows (director: total + territories)
     visits: list[dict[str, Any]] = field(default_factory=list)  # their rep rows (director: every rep)
@@ -231,6 +232,10 @@ def read_report(conn: psycopg.Connection, month: dt.date, audience: Audience) ->
         conn, "rotation", who, "d.client_id, d.manager_id, d.status, d.tier, d.last_shipment_date, "
         "d.months_inactive, d.revenue_12m", "d.month = %s", (month,), "order by d.revenue_12m desc nulls last, "
         "d.client_id")
+    data.call_list = _dataset_rows(
+        conn, "churn_risk", who, "d.client_id, d.client_name, d.manager_id, d.status, d.tier, d.p_lost_3m, "
+        "d.risk_rank, d.reasons, d.reasons_en, d.last_shipment_date", "d.month = %s and d.on_call_list", (month,),
+        "order by d.manager_id, d.risk_rank")
     data.handover = _dataset_rows(
         conn, "client_status", who, "d.client_id, d.manager_id, d.status, d.tier, d.revenue, d.months_inactive",
         "d.month = %s and d.is_handover_candidate", (month,), "order by d.revenue desc nulls last, d.client_id")

@@ -124,6 +124,7 @@ class Renderer:
             ("m_returned_events", now.get("returned"), before.get("returned"), fmt_count, False),
             ("m_lost_events", now.get("lost"), before.get("lost"), fmt_count, False),
             ("rotation_candidates", len(data.rotation), None, fmt_count, False),
+            ("call_list_clients", len(data.call_list), None, fmt_count, False),
             ("handover_candidates", len(data.handover), None, fmt_count, False),
             ("receivables", r_now.get("receivables"), r_before.get("receivables"), fmt_money, False),
             ("overdue_share", r_now.get("overdue_share"), r_before.get("overdue_share"), fmt_share, True),
@@ -231,9 +232,28 @@ class Renderer:
                          Cell(fmt_money(r[money]), f"{key}.{cid}.{money}", "num")])
         return Table(title, headers, rows, self.t("report_no_rows"))
 
+    def call_list_table(self, data: ReportData) -> Table:
+        """The clients still buying that the churn model puts first: call them before they go silent."""
+        director = data.audience.is_director
+        reasons = "reasons" if self.language == "ru" else "reasons_en"
+        headers = [*([self.t("manager_id")] if director else []), self.t("risk_rank"), self.t("client_name"),
+                   self.t("client_id"), self.t("status_name"), self.t("p_lost_3m"), self.t("reasons_text"),
+                   self.t("last_shipment_date")]
+        rows = []
+        for r in data.call_list:
+            cid = r["client_id"]
+            rows.append([*([Cell(r["manager_id"])] if director else []),
+                         Cell(fmt_count(r["risk_rank"]), f"call_list.{cid}.risk_rank", "num"),
+                         Cell(r["client_name"] or DASH), Cell(cid, f"call_list.{cid}.client_id"),
+                         Cell(self.status(r["status"])),
+                         Cell(fmt_share(r["p_lost_3m"]), f"call_list.{cid}.p_lost_3m", "num"),
+                         Cell(r[reasons] or DASH), Cell(str(r["last_shipment_date"] or DASH))])
+        return Table(self.t("chart_call_list"), headers, rows, self.t("report_no_rows"))
+
     def lists(self, data: ReportData) -> Section:
         director = data.audience.is_director
         section = Section("lists", self.t("report_lists"), [
+            self.call_list_table(data),
             self._clients_table(self.t("chart_rotation"), "rotation", data.rotation, director, "revenue_12m", True),
             self._clients_table(self.t("report_handover"), "handover", data.handover, director, "revenue")])
         columns = ("role", "clients", "active_clients", "overloaded", "rotation_candidates", "handover_candidates",

@@ -140,13 +140,18 @@ def check_overrides(overrides: dict | None, settings: Settings | None = None) ->
 
 # What the month close's ``dbt build`` leaves out: unit tests (they test code, not the month's data).
 BUILD_EXCLUDE = ("resource_type:unit_test",)
+# What reads the churn model's scores (ml.churn_scores, written between the two passes of a month
+# close by churn/score.py): built by the second pass, after the scoring; the first builds the rest.
+SCORED_SELECTOR = "source:ml+"
 
 
 def build(url: str, report_month: str, target_dir: Path, settings: Settings | None = None,
           overrides: dict | None = None, rebuild_from: str | None = None,
-          full_refresh: bool = False) -> list[DbtTestResult]:
-    """``dbt build`` of the whole project: seeds, models and their data tests.
+          full_refresh: bool = False, scored: bool = False) -> list[DbtTestResult]:
+    """``dbt build`` of the project: seeds, models and their data tests, in two passes.
 
+    ``scored=False`` (the first pass) builds everything but what reads the churn scores
+    (:data:`SCORED_SELECTOR`); ``scored=True`` builds just that, once the scores are written.
     Unit tests are left out: they check the models' code on fixed inputs, not the month's
     data, so they belong to the test suite (tests/test_dbt_unit.py), not to the month close,
     where a failing one would block publication for a reason no data fix can clear.
@@ -156,7 +161,9 @@ def build(url: str, report_month: str, target_dir: Path, settings: Settings | No
     """
     run_vars = {**check_overrides(overrides, settings), "report_month": report_month,
                 "rebuild_from": None if full_refresh else rebuild_from}
-    args = ["build", "--exclude", *BUILD_EXCLUDE, *(["--full-refresh"] if full_refresh else [])]
+    selection = ["--select", SCORED_SELECTOR, "--exclude", *BUILD_EXCLUDE] if scored else [
+        "--exclude", *BUILD_EXCLUDE, SCORED_SELECTOR]
+    args = ["build", *selection, *(["--full-refresh"] if full_refresh else [])]
     code = run_dbt(url, args, target_dir, settings, vars=run_vars)
     errors = node_errors(target_dir)
     if errors or code > 1:

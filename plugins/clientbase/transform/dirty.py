@@ -380,6 +380,16 @@ def finish_build(conn: psycopg.Connection, build_id: int) -> None:
                      "where build_id = %s", (build_id,))
 
 
+def widen_build(conn: psycopg.Connection, build_id: int, month: dt.date) -> None:
+    """Record that a build redoes months from ``month`` on, earlier than it planned (the churn
+    model rescored months of another model: churn/score.py). Recorded before the second dbt
+    pass runs, so a failure leaves the next close to redo them, and a success tells the
+    publisher they changed. A build of every month (NULL) stays so."""
+    with conn.transaction():
+        conn.execute("update audit.builds set rebuild_from = least(rebuild_from, %s::date) "
+                     "where build_id = %s and rebuild_from is not null", (month, build_id))
+
+
 def record_build(conn: psycopg.Connection, plan: BuildPlan, run_id: str) -> int:
     """Record a build and its success at once (a build whose dbt run succeeded)."""
     build_id = start_build(conn, plan, run_id)

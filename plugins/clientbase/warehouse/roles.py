@@ -7,7 +7,8 @@ Three roles, so that no job runs with more than it needs (names from settings.Ro
   what dbt builds.
 * ``clientbase_transformer`` — dbt, the quality gate and the publisher: reads ``raw`` and
   ``audit``, owns the schemas dbt builds (staging, intermediate, marts, snapshots,
-  reporting_stage), writes the gate's audit tables, and **publishes**: it may create and
+  reporting_stage), writes the gate's audit tables and the churn model's scores (``ml``, whose
+  tables the owner's DDL creates), and **publishes**: it may create and
   fill tables in ``reporting`` (and ``reporting_history``). The publisher is part of the
   month close that already reads reporting_stage, so giving it a role of its own would
   add a login without removing a privilege.
@@ -41,7 +42,7 @@ import psycopg
 from psycopg import sql
 
 from clientbase.settings import Roles, load_settings
-from clientbase.warehouse.schema import AUDIT, RAW, REPORTING, REPORTING_HISTORY, SCHEMA_LOCK_KEY, dbt_schemas
+from clientbase.warehouse.schema import AUDIT, ML, RAW, REPORTING, REPORTING_HISTORY, SCHEMA_LOCK_KEY, dbt_schemas
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,13 @@ def _grant_transformer(g: _Granter, transformer: str) -> None:
                   f"{transformer}: write {AUDIT}.{table}")
     g.run(sql.SQL("grant usage on all sequences in schema {} to {}").format(sql.Identifier(AUDIT), role),
           f"{transformer}: audit sequences")
+    if _existing_schemas(g.conn, (ML,)):
+        # the churn scores: rows only (the owner's DDL makes the tables, as for audit)
+        g.run(sql.SQL("grant usage on schema {} to {}").format(sql.Identifier(ML), role), f"{transformer}: usage on ml")
+        g.run(sql.SQL("grant select, insert, update, delete on all tables in schema {} to {}")
+              .format(sql.Identifier(ML), role), f"{transformer}: write ml tables")
+        g.run(sql.SQL("alter default privileges in schema {} grant select, insert, update, delete on tables to {}")
+              .format(sql.Identifier(ML), role), f"{transformer}: write future ml tables")
     _own_dbt_schemas(g, transformer)
     published = _existing_schemas(g.conn, (REPORTING, REPORTING_HISTORY))
     g.run(sql.SQL("grant usage, create on schema {} to {}").format(_ident(*published), role),
@@ -269,7 +277,7 @@ def ensure_roles(conn: psycopg.Connection, roles: Roles | None = None) -> RolesR
     loader = valid_identifier(roles.loader, "CLIENTBASE_LOADER_ROLE")
     transformer = valid_identifier(roles.transformer, "CLIENTBASE_TRANSFORMER_ROLE")
     bi_reader = valid_identifier(roles.bi_reader, "CLIENTBASE_BI_READER_ROLE")
-    for schema in (RAW, AUDIT, REPORTING, REPORTING_HISTORY, *DBT_SCHEMAS):
+    for schema in (RAW, AUDIT, ML, REPORTING, REPORTING_HISTORY, *DBT_SCHEMAS):
         valid_identifier(schema, "schema")
     report = RolesReport()
     with conn.transaction():

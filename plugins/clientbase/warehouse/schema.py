@@ -1,6 +1,8 @@
 """The warehouse's schemas, listed once, and the DDL of the pipeline's own ones.
 
-The pipeline owns ``raw`` (typed landing), ``audit``, ``reporting`` and ``reporting_history``;
+The pipeline owns ``raw`` (typed landing), ``audit``, ``ml`` (the churn model's scores, which
+the month close writes between its two dbt passes and dbt reads as a source), ``reporting`` and
+``reporting_history``;
 dbt owns the schemas ``dbt_project.yml`` names with ``+schema`` (staging, intermediate,
 marts, reporting_stage — the candidate tables the gate checks). :func:`dbt_schemas` reads
 them from there, so adding a dbt folder needs no Python change, and :data:`WAREHOUSE_SCHEMAS`
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 RAW = "raw"
 AUDIT = "audit"
+ML = "ml"
 REPORTING = "reporting"
 REPORTING_HISTORY = "reporting_history"
 # the dbt folder whose models are the published tables' candidates
@@ -57,7 +60,7 @@ def dbt_schemas() -> tuple[str, ...]:
 
 REPORTING_STAGE = dbt_folder_schemas()[f"models/{REPORTING_FOLDER}"]
 # Every schema of the warehouse the project writes, the pipeline's and dbt's.
-WAREHOUSE_SCHEMAS = (RAW, AUDIT, *dbt_schemas(), REPORTING, REPORTING_HISTORY)
+WAREHOUSE_SCHEMAS = (RAW, AUDIT, ML, *dbt_schemas(), REPORTING, REPORTING_HISTORY)
 SCHEMA_LOCK_KEY = 4_214_001  # pg_advisory_xact_lock key for DDL
 
 
@@ -210,6 +213,38 @@ create unique index if not exists month_close_leases_one_holder on {AUDIT}.month
     where released_at is null;
 """
 
+# What the churn model (plugins/clientbase/churn/score.py) writes at each month close, between
+# the two dbt passes (transform/dbt.py): the owner's DDL, like audit's, so that dbt's source
+# (models/staging/_staging__sources.yml) exists before the first close; the transformer only
+# deletes and inserts rows (warehouse/roles.py).
+ML_DDL = f"""
+-- one row per month the scoring task handled: the model it used, or why it could not score
+create table if not exists {ML}.churn_models (
+    month date primary key,
+    status text not null check (status in ('scored', 'not_scored')),
+    model_spec text not null,
+    model_version text,
+    labels_through date,
+    training_rows int not null default 0,
+    positive_share double precision,
+    clients_scored int not null default 0,
+    message text not null,
+    run_id text not null,
+    scored_at timestamptz not null default now()
+);
+
+-- one row per client of the base in a scored month
+create table if not exists {ML}.churn_scores (
+    month date not null,
+    client_id text not null,
+    p_lost_3m double precision not null,
+    reasons_ru text not null,
+    reasons_en text not null,
+    model_version text not null,
+    primary key (month, client_id)
+);
+"""
+
 REPORTING_DDL = f"""
 create table if not exists {REPORTING}.publications (
     publication_id bigserial primary key,
@@ -267,9 +302,9 @@ $fn$;
 
 
 def _statements() -> list[str]:
-    out = [f"create schema if not exists {schema}" for schema in (RAW, AUDIT, REPORTING, REPORTING_HISTORY)]
+    out = [f"create schema if not exists {schema}" for schema in (RAW, AUDIT, ML, REPORTING, REPORTING_HISTORY)]
     out += [raw_table_ddl(ds) for ds in DATASETS.values()]
-    return out + [AUDIT_DDL, REPORTING_DDL, HISTORY_DDL]
+    return out + [AUDIT_DDL, ML_DDL, REPORTING_DDL, HISTORY_DDL]
 
 
 def ddl_fingerprint() -> str:

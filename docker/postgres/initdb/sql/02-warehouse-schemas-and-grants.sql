@@ -7,7 +7,7 @@
 -- transformer), which no default privilege can single out.
 --
 -- Who owns what:
---   clientbase              raw, audit, reporting, reporting_history and the tables the
+--   clientbase              raw, audit, ml, reporting, reporting_history and the tables the
 --                           pipeline's DDL (warehouse/schema.py) creates there
 --   clientbase_transformer  staging, intermediate, marts, reporting_stage (dbt
 --                           drops and replaces its relations: only an owner may) and the
@@ -35,7 +35,7 @@
 SET client_min_messages = warning;
 
 SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', s, o)
-  FROM (VALUES ('raw', 'clientbase'), ('audit', 'clientbase'), ('reporting', 'clientbase'),
+  FROM (VALUES ('raw', 'clientbase'), ('audit', 'clientbase'), ('ml', 'clientbase'), ('reporting', 'clientbase'),
                ('reporting_history', 'clientbase'), ('staging', 'clientbase_transformer'),
                ('intermediate', 'clientbase_transformer'), ('marts', 'clientbase_transformer'),
                ('reporting_stage', 'clientbase_transformer')) AS owners (s, o)
@@ -43,7 +43,7 @@ SELECT format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', s, o)
 
 -- Schemas that already existed keep their tables; make sure the owner is right anyway.
 SELECT format('ALTER SCHEMA %I OWNER TO %I', s, o)
-  FROM (VALUES ('raw', 'clientbase'), ('audit', 'clientbase'), ('reporting', 'clientbase'),
+  FROM (VALUES ('raw', 'clientbase'), ('audit', 'clientbase'), ('ml', 'clientbase'), ('reporting', 'clientbase'),
                ('reporting_history', 'clientbase'), ('staging', 'clientbase_transformer'),
                ('intermediate', 'clientbase_transformer'), ('marts', 'clientbase_transformer'),
                ('reporting_stage', 'clientbase_transformer')) AS owners (s, o)
@@ -70,9 +70,9 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 
 -- Nothing in the other schemas for anyone but their owners and the grants below (no-ops on
 -- fresh schemas; they undo a stray grant on a live volume).
-REVOKE ALL ON SCHEMA raw, audit, staging, intermediate, marts, reporting_stage,
+REVOKE ALL ON SCHEMA raw, audit, ml, staging, intermediate, marts, reporting_stage,
     reporting_history FROM PUBLIC, bi_reader;
-REVOKE ALL ON SCHEMA reporting, reporting_stage, reporting_history, staging, intermediate, marts
+REVOKE ALL ON SCHEMA ml, reporting, reporting_stage, reporting_history, staging, intermediate, marts
     FROM clientbase_loader;
 
 -- clientbase_loader: raw read and write; audit read, and write only its batches and
@@ -110,6 +110,11 @@ SELECT format('GRANT INSERT, UPDATE, DELETE ON audit.%I TO clientbase_transforme
   FROM unnest(ARRAY['check_results', 'gate_decisions', 'month_close_leases', 'builds']) AS t
  WHERE to_regclass(format('audit.%I', t)) IS NOT NULL
 \gexec
+-- the churn model's scores (ml.churn_models, ml.churn_scores: the owner's DDL makes them)
+GRANT USAGE ON SCHEMA ml TO clientbase_transformer;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ml TO clientbase_transformer;
+ALTER DEFAULT PRIVILEGES FOR ROLE clientbase IN SCHEMA ml
+    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO clientbase_transformer;
 GRANT USAGE, CREATE ON SCHEMA reporting, reporting_history TO clientbase_transformer;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA reporting, reporting_history
     TO clientbase_transformer;
