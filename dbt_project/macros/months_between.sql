@@ -1,3 +1,15 @@
+{#-
+    The first day of the month of a date column, as the staging models expose it
+    (shipment_month, visit_month, ...). Written `::timestamp` (not the implicit timestamptz) so
+    that it is IMMUTABLE: raw's BRIN index and statistics on the same expression
+    (warehouse/schema.py `month_expression`) then serve every filter on the month that reaches
+    the scan of raw through a staging view (issue 12 item 4; dbt_project/README.md). The same
+    dates as date_trunc('month', <date>)::date.
+-#}
+{% macro month_of(column) -%}
+    date_trunc('month', {{ column }}::timestamp)::date
+{%- endmacro %}
+
 {#- Whole calendar months from `earlier` to `later` (both dates), e.g. 2024-03 - 2023-12 = 3. -#}
 {% macro months_between(later, earlier) -%}
     (

@@ -14,7 +14,7 @@ renamed as (
         trim(doc_id) as doc_id,
         trim(client_id) as client_id,
         doc_date,
-        date_trunc('month', doc_date)::date as invoice_month,
+        {{ month_of('doc_date') }} as invoice_month,
         due_date,
         amount,
         {{ normalize_shipment_status('status') }} as status,

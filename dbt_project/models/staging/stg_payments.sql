@@ -14,7 +14,7 @@ renamed as (
         trim(doc_id) as doc_id,
         trim(client_id) as client_id,
         payment_date,
-        date_trunc('month', payment_date)::date as payment_month,
+        {{ month_of('payment_date') }} as payment_month,
         amount,
         updated_at,
         _batch_id

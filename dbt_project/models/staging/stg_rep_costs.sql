@@ -10,7 +10,7 @@ latest_versions as (
 renamed as (
 
     select
-        date_trunc('month', month)::date as cost_month,
+        {{ month_of('month') }} as cost_month,
         trim(rep_id) as rep_id,
         salary,
         car as car_cost,

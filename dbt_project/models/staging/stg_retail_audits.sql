@@ -13,7 +13,7 @@ renamed as (
     select
         trim(audit_id) as audit_id,
         audit_date,
-        date_trunc('month', audit_date)::date as audit_month,
+        {{ month_of('audit_date') }} as audit_month,
         trim(point_id) as point_id,
         trim(rep_id) as rep_id,
         trim(sku) as sku,

@@ -13,7 +13,7 @@ renamed as (
         trim(doc_id) as doc_id,
         line_no,
         doc_date,
-        date_trunc('month', doc_date)::date as shipment_month,
+        {{ month_of('doc_date') }} as shipment_month,
         trim(client_id) as client_id,
         trim(point_id) as point_id,
         trim(sku) as sku,

@@ -11,7 +11,7 @@ renamed as (
 
     select
         plan_date,
-        date_trunc('month', plan_date)::date as plan_month,
+        {{ month_of('plan_date') }} as plan_month,
         trim(rep_id) as rep_id,
         trim(point_id) as point_id,
         _batch_id

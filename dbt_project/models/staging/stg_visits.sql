@@ -12,7 +12,7 @@ renamed as (
     select
         trim(visit_id) as visit_id,
         visit_date,
-        date_trunc('month', visit_date)::date as visit_month,
+        {{ month_of('visit_date') }} as visit_month,
         trim(rep_id) as rep_id,
         trim(point_id) as point_id,
         {{ lower_text(clean_text('result')) }} as result,

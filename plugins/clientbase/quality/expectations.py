@@ -26,8 +26,9 @@ A suite is GX's own ``ExpectationSuite`` JSON (``name``, ``expectations`` with
   the whole table. Suites without it (the reference lists) always see every row.
 - ``history_months`` (optional, with ``month_column``): the name of the suite parameter that
   says how many months before a run month its checks read (the volume check compares a month
-  with its trailing months). A scoped close then reads the rows from that many months before
-  the earliest of the dirty month and the run months, instead of every row.
+  with its trailing months). A scoped close then checks the run months from the dirty month on
+  (an earlier month cannot have changed) and reads the rows from that many months before the
+  dirty month, instead of every row.
 
 Severity is GX's native field: ``critical`` blocks publication (the default, the safe
 side of a gate), ``warning`` is reported only. Run-time values are GX suite parameters,
@@ -441,8 +442,13 @@ def _validate_suite(context, datasource, suite: SuiteSpec, params: dict,
     else:
         start = dt.date.fromisoformat(str(rows_from)[:10])
         if suite.history_months is not None:
-            earliest = min([start, *(dt.date.fromisoformat(str(m)[:10]) for m in params.get("months") or [])])
-            back = earliest.year * 12 + earliest.month - 1 - int(params[suite.history_months])
+            # only the run months from the dirty month on: an earlier month's data, hence its
+            # verdict, is what it was when a close last changed it (a close that closes every
+            # month, as `clientbase run` does, read the whole history here: 11 s at month 12 of
+            # size L, 42 s at month 36)
+            params = {**params, "months": [m for m in params.get("months") or []
+                                           if dt.date.fromisoformat(str(m)[:10]) >= start]}
+            back = start.year * 12 + start.month - 1 - int(params[suite.history_months])
             start = dt.date(back // 12, back % 12 + 1, 1)
         rows = f"{suite.month_column} >= {sql_literal(start.isoformat())}"
         whole_table = [i for i in everything if _needs_whole_table(suite.expectations[i])]

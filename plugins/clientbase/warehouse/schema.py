@@ -64,6 +64,12 @@ WAREHOUSE_SCHEMAS = (RAW, AUDIT, ML, *dbt_schemas(), REPORTING, REPORTING_HISTOR
 SCHEMA_LOCK_KEY = 4_214_001  # pg_advisory_xact_lock key for DDL
 
 
+def month_expression(column: str) -> str:
+    """The month of a date column as the staging models derive it (dbt macro ``month_of``):
+    IMMUTABLE (``::timestamp``), so raw can index it (see :func:`raw_table_ddl`)."""
+    return f"date_trunc('month', {column}::timestamp)::date"
+
+
 def raw_table_ddl(ds: Dataset) -> str:
     """The raw table of a dataset; a column the contract gained since the table was created
     is added to it (``add column if not exists``), so a warehouse of an older version keeps
@@ -72,18 +78,30 @@ def raw_table_ddl(ds: Dataset) -> str:
     added = "\n".join(f"alter table {RAW}.{ds.name} add column if not exists {c.name} {c.pg_type};"
                       for c in ds.columns)
     key = ", ".join(ds.key)
-    month_statistics = ""
+    month_design = ""
     if ds.date_columns_in_range and not ds.is_reference:
         column = ds.date_columns_in_range[0]
-        month_statistics = f"""
--- the month its staging view derives (date_trunc('month', {column})::date), which every
--- incremental close and GX batch filters on. Without statistics on that expression PostgreSQL
--- estimates the filter at a third of the rows and hashes every version of every key for the
--- "last version wins" anti-join (macros/staging.sql); with them (built by the ANALYZE after
--- each load) it estimates the month right and probes {ds.name}_key_idx instead: one month of
--- twelve at size M with the hash spilling as it would at L, 864 ms -> 315 ms (dbt_project/README.md)
-create statistics if not exists {RAW}.{ds.name}_month_stats
-    on (date_trunc('month', {column}::timestamptz)::date) from {RAW}.{ds.name};"""
+        month = month_expression(column)
+        month_design = f"""
+-- Physical design of a month-dated raw table (issue 12 item 4), from EXPLAIN (ANALYZE, BUFFERS)
+-- at size L (17.4 M shipment rows, 36 months; dbt_project/README.md "Physical design"). Every
+-- incremental close and GX batch reads a staging view filtered on its month ({month}, the
+-- staging macro month_of), and the view keeps the last version of each key by an anti-join on
+-- {ds.name}_key_idx (macros/staging.sql):
+-- * statistics on the month: without them PostgreSQL estimates the filter at a third of the
+--   rows and hashes every version of every key (M: 864 -> 315 ms for one month of twelve);
+-- * a BRIN index on the month (72 kB at L: rows arrive in month order, corrections aside): the
+--   filtered side of the anti-join reads its months' pages, not the whole table (3 months of
+--   36 at L: a 1.7 s parallel scan -> 0.15 s), so with random_page_cost 1.1
+--   (warehouse/embedded.py) the planner probes the key index for those rows instead of
+--   hashing all 17 M versions: 5.4 s -> 1.5 s, and it no longer grows with the history;
+-- * no partitioning by month: the "later version" side must see every month (a correction may
+--   move a line to another month), so partitions could not prune it, and the month pruning
+--   they would give the other side is what the BRIN index gives.
+drop statistics if exists {RAW}.{ds.name}_month_stats;
+create statistics {RAW}.{ds.name}_month_stats on ({month}) from {RAW}.{ds.name};
+create index if not exists {ds.name}_month_brin on {RAW}.{ds.name} using brin (({month}));
+analyze {RAW}.{ds.name};"""
     return f"""
 create table if not exists {RAW}.{ds.name} (
     {cols},
@@ -95,7 +113,7 @@ create index if not exists {ds.name}_key_idx on {RAW}.{ds.name} ({key}, {BATCH_C
 -- the month close finds the rows loaded since its last build by batch (transform/dirty.py);
 -- batch ids grow with the insertion order, so a BRIN index (a few pages) is enough and costs
 -- the loads next to nothing, where a btree would grow with every row
-create index if not exists {ds.name}_batch_brin on {RAW}.{ds.name} using brin ({BATCH_COLUMN});{month_statistics}
+create index if not exists {ds.name}_batch_brin on {RAW}.{ds.name} using brin ({BATCH_COLUMN});{month_design}
 """
 
 
