@@ -45,8 +45,8 @@ docs: install  ## dbt docs (lineage) + GX Data Docs (data quality), served on ht
 bi: install  ## Superset on the warehouse (own venv .venv-superset): dashboards, manager roles, screenshots; prints URL and login
 	$(BIN)/clientbase bi
 
-bench: install  ## the benchmark (BENCHMARKS.md): SIZE=S|M|L (default M); JSON + plot in bench/results/
-	$(BIN)/clientbase bench --size $(SIZE)
+bench: install  ## the benchmark (BENCHMARKS.md): SIZE=S|M|L (default M), SERIES=all|sparse; JSON + plot in bench/results/
+	$(BIN)/clientbase bench --size $(SIZE) $(if $(SERIES),--series $(SERIES))
 
 bi-stop:  ## stop the Superset that `make bi` started
 	$(BIN)/clientbase bi --stop

@@ -184,6 +184,23 @@ def test_a_dataset_without_dates_dirties_every_month(built):
     assert "products" in products.reasons[0] and "every month" in products.reasons[0]
 
 
+def test_the_first_rows_of_a_dataset_dirty_every_month(built):
+    """Receivables are NULL in every month while no invoice was ever loaded, 0 once one is: the
+    first invoices, dated in October, change January too. Later invoices touch their month."""
+    url, landing = built
+    header = "doc_id,client_id,doc_date,due_date,amount,status"
+    write(landing / "invoices" / "invoices_2026-10.csv", header, ["I1,A,2026-10-05,2026-11-04,100,posted"])
+    load(url, landing)
+    first = plan(url)
+    assert (first.full_refresh, first.rebuild_from) == (False, None)
+    assert first.reasons[0].startswith("invoices batch") and "the first invoices rows" in first.reasons[0]
+    record(url, first)
+    write(landing / "invoices" / "invoices_2026-11.csv", header, ["I2,A,2026-11-05,2026-12-04,50,posted"])
+    load(url, landing)
+    later = plan(url)
+    assert later.rebuild_from == dt.date(2026, 11, 1), later.reasons
+
+
 def test_quarantine_release_dirties_the_released_rows_month(built):
     url, landing = built
     # May's line for a client no list knows yet: quarantined, the build sees nothing of it

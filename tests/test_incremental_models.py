@@ -37,7 +37,10 @@ CORRECTION_BATCH = 900_001
 # incremental models of every month with data, not only the spine's (line-level)
 DATA_MONTHS = ("intermediate.int_shipment_lines_posted", "intermediate.int_trade_point_orders",
                "intermediate.int_trade_point_sku_monthly", "marts.fct_trade_point_category_monthly")
+# keyed by the month an invoice falls due: every invoice loaded, due in or after the reporting month too
+DUE_MONTHS = ("intermediate.int_invoices_deferred",)
 CANCEL_BATCH = 900_002
+RECEIVABLES_BATCH = 900_003
 def month_iso(month: str) -> str:
     return f"{month}-01"
 
@@ -147,7 +150,7 @@ def incremental_tables(target: Path) -> dict[str, str]:
     out = {}
     for node in nodes:
         if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental":
-            [hook] = node["config"]["pre-hook"]
+            hook = node["config"]["pre-hook"][0]  # rebuild_delete('<month column>'), then any planner setting
             out[f"{node['schema']}.{node['alias']}"] = hook["sql"].split("'")[1]
     return out
 
@@ -202,6 +205,8 @@ def test_incremental_series_equals_full_refresh(loaded, tmp_path):
         months = month_rows(url, relation, column)
         if relation in DATA_MONTHS:
             assert max(months) == month_iso(k), relation
+        elif relation in DUE_MONTHS:
+            assert max(months) >= month_iso(k), relation
         else:
             assert not months or max(months) <= month_iso(corrected), (relation, max(months))
     # ... and the closes after it, in one run from k-5 to k
@@ -221,4 +226,39 @@ def test_incremental_series_equals_full_refresh(loaded, tmp_path):
                              ("intermediate.int_trade_point_orders", "order_month"),
                              ("intermediate.int_trade_point_sku_monthly", "month")):
         assert month_iso(emptied) not in month_rows(url, relation, column), relation
+    assert_identical_to_full_refresh(url, target, k)
+
+    # receivables corrected in month k-6: its payments re-sent halved, one of its invoices
+    # cancelled, and a reversal dated in it reopening an invoice settled and due before it (the
+    # close carries every client's balances of k-7 into k-6 and must add these changes exactly)
+    receivables = shift(k, -6)
+    with psycopg.connect(url, autocommit=True) as conn:
+        halved = conn.execute(
+            "insert into raw.payments (payment_id, doc_id, client_id, payment_date, amount, updated_at, "
+            "_batch_id, _line_no) select p.payment_id, p.doc_id, p.client_id, p.payment_date, p.amount / 2, "
+            "p.updated_at, %s, row_number() over () from staging.stg_payments p where p.payment_month = %s",
+            (RECEIVABLES_BATCH, month_iso(receivables))).rowcount
+        cancelled = conn.execute(
+            "insert into raw.invoices (doc_id, client_id, doc_date, due_date, amount, status, updated_at, "
+            "_batch_id, _line_no) select i.doc_id, i.client_id, i.doc_date, i.due_date, i.amount, 'cancelled', "
+            "i.updated_at, %s, 100000 from staging.stg_invoices i where i.invoice_month = %s "
+            "and i.status = 'posted' order by i.doc_id limit 1",
+            (RECEIVABLES_BATCH, month_iso(receivables))).rowcount
+        settled = conn.execute(
+            "select d.doc_id, d.client_id, d.amount from intermediate.int_invoice_balances_monthly b "
+            "join intermediate.int_invoices_deferred d using (doc_id) "
+            "where b.open_amount = 0 and d.due_date < %s order by b.month desc, d.doc_id limit 1",
+            (month_iso(receivables),)).fetchone()
+        assert settled is not None
+        conn.execute(
+            "insert into raw.payments (payment_id, doc_id, client_id, payment_date, amount, _batch_id, _line_no) "
+            "values ('REVERSAL', %s, %s, %s::date + 14, -%s, %s, 100001)",
+            (settled[0], settled[1], month_iso(receivables), settled[2], RECEIVABLES_BATCH))
+    assert halved > 0 and cancelled == 1
+    run(url, target, "build", k, rebuild_from=receivables)
+    with psycopg.connect(url) as conn:
+        reopened = conn.execute(
+            "select open_amount from intermediate.int_invoice_balances_monthly where doc_id = %s and month = %s",
+            (settled[0], month_iso(receivables))).fetchone()
+    assert reopened is not None and reopened[0] > 0
     assert_identical_to_full_refresh(url, target, k)

@@ -36,13 +36,14 @@
 {%- endmacro %}
 
 {#- The config of a model keyed by `column` (a first-of-month date). on_schema_change fail: a
-    changed model's columns need a --full-refresh, never silently NULL history. -#}
-{% macro incremental_by_month(column) -%}
+    changed model's columns need a --full-refresh, never silently NULL history. extra_pre_hooks
+    run after the delete, in the same transaction (a `set local` planner setting). -#}
+{% macro incremental_by_month(column, extra_pre_hooks=[]) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ rebuild_delete('" ~ column ~ "') }}"
+        pre_hook=["{{ rebuild_delete('" ~ column ~ "') }}"] + extra_pre_hooks
     ) }}
 {%- endmacro %}
 

@@ -3,12 +3,19 @@
 -- gets the spine's first month), each month with a payment on it, and the first month whose D is
 -- after the due date. Between two such months nothing about the invoice changes, so its balance
 -- in any month is that of its latest row on or before it: fct_client_receivables_monthly carries
--- it forward. The rows grow with the events, not with invoices x months (issue 12: the old
+-- it forward by summing open_change / overdue_change, each row's change from the invoice's row
+-- before it. The rows grow with the events, not with invoices x months (issue 12: the old
 -- invoice x every month was quadratic in history).
 -- paid_to_date nets every payment on the invoice dated <= D, reversals (negative amounts)
 -- included, so a reversal reopens a settled invoice; the open amount is never below 0 (an
 -- overpayment is no negative debt). Overdue at D when due_date < D: an invoice due on the
 -- month's last day is not overdue yet.
+--
+-- Incremental by month (issue 12): only an invoice with an event from rebuild_from on has rows
+-- to write, one issued or past due from it on (due_date + 1 >= rebuild_from: issued before its
+-- due date) or paid in a rebuilt month. Those invoices are recomputed from their first event
+-- (paid_to_date and the changes need every earlier payment); any other invoice is left out, so
+-- a close reads the invoices of the last months and the late payments, not the whole history.
 
 {{ incremental_by_month('month') }}
 
@@ -41,6 +48,23 @@ spine_bounds as (
 
 ),
 
+{% if is_month_rebuild() -%}
+-- the invoices with an event from rebuild_from on
+rebuilt_invoices as (
+
+    select doc_id
+    from deferred_invoices
+    where {{ rebuild_condition('due_date + 1') }}
+
+    union
+
+    select doc_id
+    from payments
+    where {{ rebuild_condition('payment_month') }}
+
+),
+
+{% endif -%}
 -- the invoice's first row: its doc month, or the spine's first month when issued before it
 invoice_spans as (
 
@@ -53,6 +77,9 @@ invoice_spans as (
         spine_bounds.last_month
     from deferred_invoices
     cross join spine_bounds
+    {%- if is_month_rebuild() %}
+    where deferred_invoices.doc_id in (select rebuilt_invoices.doc_id from rebuilt_invoices)
+    {%- endif %}
 
 ),
 
@@ -117,7 +144,7 @@ event_months as (
 
 ),
 
-balances as (
+paid_to_date as (
 
     select
         doc_id,
@@ -135,7 +162,7 @@ balances as (
 
 ),
 
-final as (
+balances as (
 
     select
         doc_id,
@@ -147,7 +174,21 @@ final as (
         greatest(amount - paid_to_date, 0) as open_amount,
         due_date < month_end_date as is_overdue,
         case when due_date < month_end_date then greatest(amount - paid_to_date, 0) else 0 end as overdue_amount
+    from paid_to_date
+
+),
+
+final as (
+
+    select
+        *,
+        open_amount - lag(open_amount, 1, 0) over invoice_history as open_change,
+        overdue_amount - lag(overdue_amount, 1, 0) over invoice_history as overdue_change
     from balances
+    window invoice_history as (
+        partition by doc_id
+        order by month
+    )
 
 )
 

@@ -4,10 +4,17 @@
 -- Figures belong to the invoice's client, a payment's included (its own client_id is the same
 -- by the ERP's settlements; the invoice is what the debt is attached to).
 -- Absent source => NULL, never 0 (metrics.md §10, "a metric whose source dataset has no rows at
--- all"): while no invoice has been loaded at all (raw.invoices empty, cancelled ones count as
+-- all"; int_source_presence): while no invoice has been loaded at all (cancelled ones count as
 -- loaded), every figure is NULL; while no payment has been loaded at all, payments and
 -- paid_on_time are NULL (unknown, not "nothing paid"), and receivables are the invoices' amounts.
 -- Otherwise a client with nothing has 0.
+--
+-- Incremental by month (issue 12): receivables are a running sum of the invoices' balance
+-- changes (int_invoice_balances_monthly). A close starts from the balances the last run left in
+-- the month before rebuild_from (every client has a row in every month of the spine, and nothing
+-- before rebuild_from changed) and adds the changes from rebuild_from on, so it reads the rebuilt
+-- months only. The sums are numeric, so the opening balance plus the later changes is exactly the
+-- running sum a full build computes.
 
 {{ incremental_by_month('month') }}
 
@@ -20,6 +27,7 @@ client_months as (
         client_id,
         manager_id
     from {{ ref('fct_client_status_monthly') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
@@ -32,47 +40,45 @@ deferred_invoices as (
 invoice_balances as (
 
     select * from {{ ref('int_invoice_balances_monthly') }}
+    where {{ rebuild_condition('month') }}
 
 ),
 
 payments as (
 
     select * from {{ ref('stg_payments') }}
+    where {{ rebuild_condition('payment_month') }}
 
 ),
 
--- one row each: whether the dataset has any row at all (a cancelled invoice is a loaded one)
-invoice_presence as (
+source_presence as (
 
-    select count(*) > 0 as has_invoices
-    from {{ ref('stg_invoices') }}
+    select * from {{ ref('int_source_presence') }}
 
 ),
 
-payment_presence as (
+-- the balances carried into the first rebuilt month (none on a full build)
+opening_balances as (
 
-    select count(*) > 0 as has_payments
-    from payments
-
-),
-
--- int_invoice_balances_monthly has an invoice's row only where its balance changes: the change
--- of each such row, summed per client and month, carried forward over the client's months
-invoice_balance_changes as (
-
+    {% if is_month_rebuild() -%}
     select
         client_id,
-        month,
-        open_amount - lag(open_amount, 1, 0) over invoice_history as open_change,
-        overdue_amount - lag(overdue_amount, 1, 0) over invoice_history as overdue_change
-    from invoice_balances
-    window invoice_history as (
-        partition by doc_id
-        order by month
-    )
+        coalesce(receivables, 0) as receivables,
+        coalesce(overdue_receivables, 0) as overdue_receivables
+    from {{ this }}
+    where month = {{ rebuild_from() }} - {{ months_interval(1) }}
+    {%- else -%}
+    select
+        null::text as client_id,
+        0::numeric as receivables,
+        0::numeric as overdue_receivables
+    where false
+    {%- endif %}
 
 ),
 
+-- int_invoice_balances_monthly has an invoice's row only where its balance changes: the changes,
+-- summed per client and month, carried forward over the client's months
 client_balance_changes as (
 
     select
@@ -80,7 +86,7 @@ client_balance_changes as (
         month,
         sum(open_change) as open_change,
         sum(overdue_change) as overdue_change
-    from invoice_balance_changes
+    from invoice_balances
     group by
         client_id,
         month
@@ -92,9 +98,13 @@ client_balances as (
     select
         client_months.client_id,
         client_months.month,
-        sum(coalesce(client_balance_changes.open_change, 0)) over client_history as receivables,
-        sum(coalesce(client_balance_changes.overdue_change, 0)) over client_history as overdue_receivables
+        coalesce(opening_balances.receivables, 0)
+        + sum(coalesce(client_balance_changes.open_change, 0)) over client_history as receivables,
+        coalesce(opening_balances.overdue_receivables, 0)
+        + sum(coalesce(client_balance_changes.overdue_change, 0)) over client_history as overdue_receivables
     from client_months
+    left join opening_balances
+        on client_months.client_id = opening_balances.client_id
     left join client_balance_changes
         on client_months.client_id = client_balance_changes.client_id
         and client_months.month = client_balance_changes.month
@@ -114,6 +124,7 @@ client_plans as (
         sum(amount) as planned_payments,
         sum(paid_on_time) as paid_on_time
     from deferred_invoices
+    where {{ rebuild_condition('due_month') }}
     group by
         client_id,
         due_month
@@ -143,25 +154,24 @@ final as (
         client_months.client_id,
         client_months.manager_id,
         case
-            when invoice_presence.has_invoices then coalesce(client_balances.receivables, 0)
+            when source_presence.has_invoices then client_balances.receivables
         end as receivables,
         case
-            when invoice_presence.has_invoices then coalesce(client_balances.overdue_receivables, 0)
+            when source_presence.has_invoices then client_balances.overdue_receivables
         end as overdue_receivables,
         case
-            when invoice_presence.has_invoices then coalesce(client_plans.planned_payments, 0)
+            when source_presence.has_invoices then coalesce(client_plans.planned_payments, 0)
         end as planned_payments,
         case
-            when invoice_presence.has_invoices and payment_presence.has_payments
+            when source_presence.has_invoices and source_presence.has_payments
                 then coalesce(client_payments.payments, 0)
         end as payments,
         case
-            when invoice_presence.has_invoices and payment_presence.has_payments
+            when source_presence.has_invoices and source_presence.has_payments
                 then coalesce(client_plans.paid_on_time, 0)
         end as paid_on_time
     from client_months
-    cross join invoice_presence
-    cross join payment_presence
+    cross join source_presence
     left join client_balances
         on client_months.client_id = client_balances.client_id
         and client_months.month = client_balances.month
@@ -174,4 +184,4 @@ final as (
 
 )
 
-select * from final{{ rebuild_filter('month') }}
+select * from final

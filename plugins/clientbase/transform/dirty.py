@@ -16,7 +16,9 @@ the last successful build (``audit.builds``):
   everything when it is dated on or before the first list, which the months before it use,
   or when it names an id no earlier list had (every listed client or point has a row in
   every month of the spine, ``potential`` before it is active);
-* a dataset without a date (managers, products) touches every month;
+* a dataset without a date (managers, products) touches every month, and so do the first
+  rows of a dataset the last build saw empty: a metric whose source has no rows at all is
+  NULL in every month (int_source_presence), 0 once it has any, so every month changes;
 * ``report_month`` moving forward touches the month after the previous build's, moving back
   the new one.
 
@@ -242,6 +244,24 @@ def _touches(conn: psycopg.Connection, ds: Dataset, max_batch: int, since: dt.da
     return [Touch(ds.name, source, first, last) for source, first, last in rows if first is not None]
 
 
+def _unseen_release(alias: str) -> str:
+    """SQL: row ``alias`` of raw was released from quarantine after the last build, which did
+    not see it (parameters ``dataset`` and ``since``)."""
+    return (f"exists (select from audit.quarantine q where q.dataset = %(dataset)s "
+            f"and q.released_at >= %(since)s and q.released_in_batch is null "
+            f"and q.batch_id = {alias}.{BATCH_COLUMN} and q.line_no = {alias}.{LINE_COLUMN})")
+
+
+def _seen_before(conn: psycopg.Connection, ds: Dataset, max_batch: int, since: dt.datetime) -> bool:
+    """Whether the last build saw any row of ``ds`` (its batches up to ``max_batch``, less the
+    rows released since). Stops at the first such row."""
+    return conn.execute(
+        f"select exists (select from raw.{ds.name} o where o.{BATCH_COLUMN} <= %(max_batch)s "
+        f"and not {_unseen_release('o')})",
+        {"dataset": ds.name, "since": since, "max_batch": max_batch},
+    ).fetchone()[0]
+
+
 def _list_touches(conn: psycopg.Connection, ds: Dataset, rows: list, max_batch: int,
                   since: dt.datetime) -> list[Touch]:
     """A reference list dated on or before the first list loaded before touches every month.
@@ -250,10 +270,9 @@ def _list_touches(conn: psycopg.Connection, ds: Dataset, rows: list, max_batch: 
     new first list — or a change to it — changes them all; any later list, its own month on.
     """
     first_list = conn.execute(
-        f"select min({LIST_DATE}) from raw.{ds.name} o where o.{BATCH_COLUMN} <= %s and not exists "
-        "(select from audit.quarantine q where q.dataset = %s and q.released_at >= %s "
-        f"and q.released_in_batch is null and q.batch_id = o.{BATCH_COLUMN} and q.line_no = o.{LINE_COLUMN})",
-        (max_batch, ds.name, since),
+        f"select min({LIST_DATE}) from raw.{ds.name} o where o.{BATCH_COLUMN} <= %(max_batch)s "
+        f"and not {_unseen_release('o')}",
+        {"dataset": ds.name, "since": since, "max_batch": max_batch},
     ).fetchone()[0]
     # an id no earlier list named: every client (point) ever listed has a row in every month
     # of the spine (``potential`` before it is active), so a newcomer changes all months
@@ -303,7 +322,13 @@ def new_data_touches(conn: psycopg.Connection, max_batch: int, since: dt.datetim
             source = f"batch {ids[0]}" + (f" … {ids[-1]}" if len(ids) > 1 else "") if ids else "quarantine release"
             touches.append(Touch(name, f"{source} (no date: {name} applies to every month)", None))
             continue
-        touches += _touches(conn, ds, max_batch, since)
+        found = _touches(conn, ds, max_batch, since)
+        if found and ds.name not in ("clients", "trade_points") and not _seen_before(conn, ds, max_batch, since):
+            # (a first reference list already touches every month: _list_touches)
+            touches.append(Touch(name, f"{found[0].source} (the first {name} rows: metrics from {name} were "
+                                       "NULL in every month, now they have a value)", None))
+            continue
+        touches += found
     return touches
 
 
