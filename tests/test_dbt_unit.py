@@ -31,7 +31,7 @@ EXPECTED_PER_MODEL = {"int_client_status_monthly": 6, "int_client_abc_monthly": 
                       "int_shipment_lines_posted": 1, "int_client_handovers_monthly": 1,
                       "manager_scorecard_monthly": 2, "int_retail_audits": 3,
                       "fct_trade_point_audits_monthly": 2, "int_invoices_deferred": 2,
-                      "int_invoice_balances_monthly": 2, "fct_client_receivables_monthly": 4,
+                      "int_invoice_balances_monthly": 3, "fct_client_receivables_monthly": 4,
                       "receivables_monthly": 1, "stg_shipments": 1, "fct_rotation_outcomes_monthly": 1,
                       "fct_client_churn_risk_monthly": 1}
 UNIT_SELECTOR = "test_type:unit"

@@ -13,7 +13,8 @@
 --
 -- Incremental by month (issue 12): only an invoice with an event from rebuild_from on has rows
 -- to write, one issued or past due from it on (due_date + 1 >= rebuild_from: issued before its
--- due date) or paid in a rebuilt month. Those invoices are recomputed from their first event
+-- due date) or paid in a rebuilt month, or any invoice when the spine starts in a rebuilt month
+-- (events before the spine's first month are dated in it). Those invoices are recomputed from their first event
 -- (paid_to_date and the changes need every earlier payment); any other invoice is left out, so
 -- a close reads the invoices of the last months and the late payments, not the whole history.
 
@@ -49,12 +50,15 @@ spine_bounds as (
 ),
 
 {% if is_month_rebuild() -%}
--- the invoices with an event from rebuild_from on
+-- the invoices with an event from rebuild_from on: every invoice when rebuild_from is the spine's
+-- first month or earlier (an invoice issued, due or paid before it has its first row there)
 rebuilt_invoices as (
 
-    select doc_id
+    select deferred_invoices.doc_id
     from deferred_invoices
-    where {{ rebuild_condition('due_date + 1') }}
+    cross join spine_bounds
+    where {{ rebuild_condition('deferred_invoices.due_date + 1') }}
+        or {{ rebuild_condition('spine_bounds.first_month') }}
 
     union
 
