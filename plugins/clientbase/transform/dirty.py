@@ -54,6 +54,7 @@ PROJECT_DIRS = ("models", "macros", "seeds", "tests", "snapshots")
 PROJECT_FILES = ("dbt_project.yml",)
 PROJECT_SUFFIXES = (".sql", ".yml", ".yaml", ".csv", ".py")
 # reference lists that come into force at their snapshot_date (int_reference_lists_monthly)
+REFERENCE_LISTS = ("clients", "trade_points")
 LIST_DATE = "snapshot_date"
 
 
@@ -239,7 +240,7 @@ def _touches(conn: psycopg.Connection, ds: Dataset, max_batch: int, since: dt.da
     order by min(day), batch_id
     """
     rows = conn.execute(sql, {"dataset": ds.name, "since": since, "max_batch": max_batch}).fetchall()
-    if ds.name in ("clients", "trade_points") and rows:
+    if ds.name in REFERENCE_LISTS and rows:
         return _list_touches(conn, ds, rows, max_batch, since)
     return [Touch(ds.name, source, first, last) for source, first, last in rows if first is not None]
 
@@ -323,7 +324,7 @@ def new_data_touches(conn: psycopg.Connection, max_batch: int, since: dt.datetim
             touches.append(Touch(name, f"{source} (no date: {name} applies to every month)", None))
             continue
         found = _touches(conn, ds, max_batch, since)
-        if found and ds.name not in ("clients", "trade_points") and not _seen_before(conn, ds, max_batch, since):
+        if found and ds.name not in REFERENCE_LISTS and not _seen_before(conn, ds, max_batch, since):
             # (a first reference list already touches every month: _list_touches)
             touches.append(Touch(name, f"{found[0].source} (the first {name} rows: metrics from {name} were "
                                        "NULL in every month, now they have a value)", None))
