@@ -7,6 +7,7 @@ Airflow's metadata DB beside the test warehouse) is set here, before any test im
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -60,6 +61,16 @@ def warehouse() -> str:
         # close Airflow's pooled connections before the server goes away
         sys.modules["airflow.settings"].dispose_orm()
     embedded.stop(_HOME)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's home (its warehouse's data directory, Airflow's DB, dbt targets:
+    about 1 GB) once the server has stopped; ``CLIENTBASE_KEEP_TEST_HOME=1`` keeps it to debug."""
+    if os.environ.get("CLIENTBASE_KEEP_TEST_HOME") == "1":
+        print(f"\nkept the test home {_HOME} (CLIENTBASE_KEEP_TEST_HOME=1)", file=sys.stderr)
+        return
+    shutil.rmtree(_HOME, onerror=lambda _function, path, error: print(
+        f"\ncould not remove {path} of the test home: {error[1]}", file=sys.stderr))
 
 
 def reset_warehouse(url: str) -> None:

@@ -103,6 +103,35 @@ def test_every_client_of_the_base_has_one_row_a_month(history):
     assert (missing, extra) == (0, 0)
 
 
+def test_the_inputs_are_read_with_their_types_and_nulls(warehouse):
+    """COPY's CSV is parsed by the column's type: digit-like text stays text, an empty text is
+    not NULL, numeric is the nearest float, an integer column with a NULL is float, dates are
+    ``datetime.date`` and NULL is None or NaN."""
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        conn.execute("drop table if exists public.churn_read_types")
+        conn.execute("""
+            create table public.churn_read_types as
+            select * from (values
+                (date '2025-01-01', '007', '', 0.1::numeric, 3::bigint, 2::int, true, date '2024-11-01'),
+                (date '2025-02-01', 'a,"b"', null, 12345678901234.56789::numeric, 4, null, false, null)
+            ) as v(month, client_id, manager_id, share, orders, gap, is_active, first_active_month)""")
+    try:
+        frame = data._frame(warehouse, "select * from public.churn_read_types order by month")
+        with pytest.raises(TypeError, match="column 'at' of type timestamptz"):
+            data._frame(warehouse, "select now() as at")
+    finally:
+        with psycopg.connect(warehouse, autocommit=True) as conn:
+            conn.execute("drop table public.churn_read_types")
+    assert list(frame["month"]) == [dt.date(2025, 1, 1), dt.date(2025, 2, 1)]
+    assert list(frame["client_id"]) == ["007", 'a,"b"']
+    assert frame["manager_id"].iloc[0] == "" and pd.isna(frame["manager_id"].iloc[1])
+    assert list(frame["share"]) == [0.1, float("12345678901234.56789")]
+    assert frame["orders"].dtype == "int64" and list(frame["orders"]) == [3, 4]
+    assert frame["gap"].dtype == "float64" and frame["gap"].iloc[0] == 2 and pd.isna(frame["gap"].iloc[1])
+    assert frame["is_active"].dtype == "bool" and list(frame["is_active"]) == [True, False]
+    assert list(frame["first_active_month"]) == [dt.date(2024, 11, 1), None]
+
+
 def test_a_label_reads_only_the_months_it_is_told_are_known():
     months = [dt.date(2024, m, 1) for m in range(1, 9)]
     # A: active in 1, 2, then silent; B: active every other month

@@ -1,27 +1,69 @@
-"""Reading the churn model's inputs from the warehouse (what dbt built), as pandas frames."""
+"""Reading the churn model's inputs from the warehouse (what dbt built), as pandas frames.
+
+The frames are read with ``COPY … TO STDOUT`` as CSV and parsed by pandas' C reader, not
+fetched as rows: at size L the features are ~180 k client-months × 24 columns, and fetching
+them as Python objects (a ``Decimal`` per numeric cell) took ~440 MiB for a 74 MiB frame; the
+CSV text takes a fifth of that (BENCHMARKS.md, peak RSS).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import io
 
+import numpy as np
 import pandas as pd
 import psycopg
 
 FEATURES_RELATION = "marts.fct_client_churn_features_monthly"
 STATUS_RELATION = "marts.fct_client_status_monthly"
 
+# What COPY writes for NULL: unquoted, so that an empty text value ("" in CSV) stays a value
+_NULL = r"\N"
+# PostgreSQL types by how a column is parsed; numbers become float64 (what the model takes),
+# integers int64 (float64 when the column has a NULL), dates datetime.date objects
+_TEXT = {"text", "varchar", "bpchar", "name"}
+_FLOAT = {"numeric", "float4", "float8"}
+_INTEGER = {"int2", "int4", "int8"}
+
+
+def _column_types(cur: psycopg.Cursor, query: str, params: tuple) -> dict[str, str]:
+    """The query's column names and their PostgreSQL type names, from a plan-only run."""
+    cur.execute(f"select * from ({query}) as columns_only limit 0", params)
+    types = {}
+    for column in cur.description:
+        info = cur.connection.adapters.types.get(column.type_code)
+        name = info.name if info else str(column.type_code)
+        if name not in _TEXT | _FLOAT | _INTEGER | {"date", "bool"}:
+            raise TypeError(f"churn/data.py cannot read column {column.name!r} of type {name}: "
+                            "read it as text, a number, a date or a boolean in the query")
+        types[column.name] = name
+    return types
+
+
+def _dates(values: pd.Series) -> np.ndarray:
+    """ISO dates (a few distinct months) as ``datetime.date`` objects, None where NULL."""
+    parsed = {value: dt.date.fromisoformat(value) for value in values.dropna().unique()}
+    return np.array([parsed.get(value) for value in values], dtype=object)
+
 
 def _frame(url: str, query: str, params: tuple = ()) -> pd.DataFrame:
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.execute(query, params)
-        columns = [column.name for column in cur.description]
-        rows = cur.fetchall()
-    frame = pd.DataFrame(rows, columns=columns)
-    for column in frame.columns:  # numeric arrives as Decimal: the model wants floats
-        values = frame[column].dropna()
-        if not values.empty and isinstance(values.iloc[0], Decimal):
-            frame[column] = frame[column].astype(float)
+        types = _column_types(cur, query, params)
+        text = io.BytesIO()
+        with cur.copy(f"copy ({query}) to stdout (format csv, header, null '{_NULL}')", params) as copy:
+            for block in copy:
+                text.write(block)
+    text.seek(0)
+    frame = pd.read_csv(
+        text,
+        dtype={name: "str" if kind in _TEXT | {"date"} else "float64" if kind in _FLOAT else None
+               for name, kind in types.items() if kind not in _INTEGER | {"bool"}},
+        na_values=[_NULL], keep_default_na=False, true_values=["t"], false_values=["f"],
+        encoding="utf-8")
+    for name, kind in types.items():
+        if kind == "date":
+            frame[name] = _dates(frame[name])
     return frame
 
 
