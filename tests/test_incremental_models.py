@@ -150,8 +150,35 @@ def incremental_tables(target: Path) -> dict[str, str]:
     out = {}
     for node in nodes:
         if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental":
-            hook = node["config"]["pre-hook"][0]  # rebuild_delete('<month column>'), then any planner setting
-            out[f"{node['schema']}.{node['alias']}"] = hook["sql"].split("'")[1]
+            out[f"{node['schema']}.{node['alias']}"] = node["config"]["meta"]["month_column"]
+    return out
+
+
+def month_indexes(url: str) -> dict[str, list[str]]:
+    """relation -> the names of its indexes that start with its month column."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select n.nspname || '.' || c.relname, a.attname, i.indexrelid::regclass::text "
+            "from pg_index i join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace "
+            "join pg_attribute a on a.attrelid = i.indrelid and a.attnum = i.indkey[0] "
+            "where n.nspname = any(%s)", (list(MODEL_SCHEMAS),)).fetchall()
+    out: dict[str, list[str]] = {}
+    for relation, column, index in rows:
+        out.setdefault(f"{relation}:{column}", []).append(index)
+    return out
+
+
+def compiled_tests(target: Path, model: str) -> dict[str, str]:
+    """generic test name -> compiled SQL of the last run's tests of ``model`` (one of each)."""
+    import json
+
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
+    out = {}
+    for result in results:
+        node = nodes.get(result["unique_id"], {})
+        if node.get("resource_type") == "test" and (node.get("attached_node") or "").endswith(f".{model}"):
+            out.setdefault(node["test_metadata"]["name"], result["compiled_code"])
     return out
 
 
@@ -262,3 +289,41 @@ def test_incremental_series_equals_full_refresh(loaded, tmp_path):
             (settled[0], month_iso(receivables))).fetchone()
     assert reopened is not None and reopened[0] > 0
     assert_identical_to_full_refresh(url, target, k)
+
+
+def test_a_close_indexes_the_month_and_tests_the_rebuilt_months_of_each_row(loaded, tmp_path):
+    """Every incremental model has a b-tree on its month column (one, also after a
+    --full-refresh); in a close from month D the tests of a row's own values read the months
+    from D only, and the tests of the whole table (every month present, relationships) all."""
+    url = loaded
+    target = tmp_path / "dbt"
+    k = END_MONTH
+    run(url, target, "build", shift(k, -1), full_refresh=True)
+    tables = incremental_tables(target)
+    assert len(tables) > 25
+    full = compiled_tests(target, "client_status_monthly")
+    assert {"not_null", "unique_combination_of_columns", "has_every_month", "relationships"} <= set(full)
+    assert not any(">= date" in sql for sql in full.values()), full
+
+    run(url, target, "build", k, rebuild_from=shift(k, -2))
+    rebuilt = f"month >= date '{month_iso(shift(k, -2))}'"
+    close = compiled_tests(target, "client_status_monthly")
+    for name in ("not_null", "unique_combination_of_columns", "accepted_values", "expression_is_true"):
+        assert rebuilt in close[name], (name, close[name])
+    for name in ("has_every_month", "at_least_one_row", "relationships"):
+        assert ">= date" not in close[name], (name, close[name])
+    orders = compiled_tests(target, "int_trade_point_orders")  # keyed by order_month
+    assert f"order_month >= date '{month_iso(shift(k, -2))}'" in orders["not_null"]
+    invoices = compiled_tests(target, "int_invoices_deferred")  # unique doc_id: across every month
+    assert ">= date" not in invoices["unique"] and "due_month >= date" in invoices["not_null"]
+
+    indexes = month_indexes(url)
+    for relation, column in tables.items():
+        found = indexes.get(f"{relation}:{column}", [])
+        assert len(found) == 1, (relation, column, found)
+    # a full refresh swaps in a new table: it gets its own index, and only one
+    run(url, target, "run", k, full_refresh=True)
+    after_refresh = month_indexes(url)
+    for relation, column in tables.items():
+        found = after_refresh.get(f"{relation}:{column}", [])
+        assert len(found) == 1, (relation, column, found)

@@ -83,7 +83,12 @@ def _bgnbd_risk(activity: pd.DataFrame, month: dt.date, clients: pd.Series) -> n
     recency = (per_client["max"] - per_client["min"]).astype(float)
     age = (now - per_client["min"]).astype(float)
     fitter = BetaGeoFitter(penalizer_coef=0.01)
-    fitter.fit(frequency, recency, age)
+    with warnings.catch_warnings():
+        # fit() also computes the parameters' standard errors (unused here): with the penalizer
+        # the Hessian's inverse can have a negative diagonal, whose sqrt is NaN; P(alive) uses
+        # the fitted parameters only
+        warnings.filterwarnings("ignore", message="invalid value encountered in sqrt", category=RuntimeWarning)
+        fitter.fit(frequency, recency, age)
     alive = pd.Series(fitter.conditional_probability_alive(frequency, recency, age), index=per_client.index)
     return 1.0 - alive.reindex(clients).fillna(0.0).to_numpy()
 
