@@ -4,45 +4,62 @@
 
 with
 
+-- each source's first and last month: min / max, not a distinct list of months, so the
+-- posted lines (every line of history at L) are read at the two ends of their month index
 posted_shipment_months as (
 
-    select distinct shipment_month as data_month
+    select
+        min(shipment_month) as first_month,
+        max(shipment_month) as last_month
     from {{ ref('int_shipment_lines_posted') }}
 
 ),
 
 visit_plan_months as (
 
-    select distinct plan_month as data_month
+    select
+        min(plan_month) as first_month,
+        max(plan_month) as last_month
     from {{ ref('stg_visit_plan') }}
 
 ),
 
 visit_months as (
 
-    select distinct visit_month as data_month
+    select
+        min(visit_month) as first_month,
+        max(visit_month) as last_month
     from {{ ref('stg_visits') }}
 
 ),
 
 data_months as (
 
-    select data_month from posted_shipment_months
-    union
-    select data_month from visit_plan_months
-    union
-    select data_month from visit_months
+    select
+        first_month,
+        last_month
+    from posted_shipment_months
+    union all
+    select
+        first_month,
+        last_month
+    from visit_plan_months
+    union all
+    select
+        first_month,
+        last_month
+    from visit_months
 
 ),
 
 spine_bounds as (
 
     select
-        min(data_month) as first_month,
+        min(first_month) as first_month,
         {% if report_month is not none -%}
         date_trunc('month', {{ report_month }})::date as last_month
         {%- else -%}
-        max(data_month) as last_month
+        max(last_month) as last_month
         {%- endif %}
     from data_months
 
