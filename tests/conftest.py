@@ -14,6 +14,17 @@ from pathlib import Path
 
 import pytest
 
+# checked first: a session that stops here leaves no home behind
+REPO = Path(__file__).resolve().parent.parent
+# The specification's golden scenarios live beside the repository (as in CI): ../shared
+SHARED = Path(os.environ.get("CLIENTBASE_SHARED_DIR", REPO.parent / "shared")).resolve()
+SCENARIOS = SHARED / "scenarios"
+if not (SCENARIOS / "status_rules").is_dir():
+    raise pytest.UsageError(
+        f"the golden scenarios are not at {SCENARIOS}: clone the repository beside shared/ "
+        "(as CI does) or set CLIENTBASE_SHARED_DIR to the shared folder"
+    )
+
 _HOME = Path(tempfile.mkdtemp(prefix="clientbase-test-"))
 os.environ["CLIENTBASE_HOME"] = str(_HOME)
 # Under pytest-xdist (make test runs two workers) each worker has its own home, hence its own
@@ -33,16 +44,6 @@ from clientbase.warehouse.schema import WAREHOUSE_SCHEMAS  # noqa: E402
 
 # The BI contract as the dbt project defines it (models/reporting/, via `dbt parse`)
 PUBLISHED_TABLES = project_published_tables()
-
-REPO = Path(__file__).resolve().parent.parent
-# The specification's golden scenarios live beside the repository (as in CI): ../shared
-SHARED = Path(os.environ.get("CLIENTBASE_SHARED_DIR", REPO.parent / "shared")).resolve()
-SCENARIOS = SHARED / "scenarios"
-if not (SCENARIOS / "status_rules").is_dir():
-    raise pytest.UsageError(
-        f"the golden scenarios are not at {SCENARIOS}: clone the repository beside shared/ "
-        "(as CI does) or set CLIENTBASE_SHARED_DIR to the shared folder"
-    )
 
 # Every schema the project writes; dropping them gives an empty warehouse ("seeds" and
 # "snapshots" are left by earlier versions of the project, dropped for a clean start).
